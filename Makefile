@@ -1,0 +1,60 @@
+# LISA – two commands do all set-up on a fresh Debian machine with Python 3.11:
+#   make demo   the whole system on simulated hardware (no other service to install)
+#   make test   everything: lint, types, unit/contract/integration/system tests, scenarios
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian packages the tests need (installed when missing; needs root or sudo)
+DEB_PACKAGES ?= systemd
+
+.PHONY: all venv deps lint test test-fast scenarios demo bench docs clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: deps venv lint
+	$(BIN)/pytest -q
+	$(BIN)/lisa sim run sim/scenarios/*.toml
+
+test-fast: venv
+	$(BIN)/pytest -q -x tests/unit tests/contract tests/scenarios
+
+scenarios: venv
+	$(BIN)/lisa sim run sim/scenarios/*.toml
+
+demo: venv
+	$(BIN)/lisa demo
+
+bench: venv
+	$(BIN)/lisa bench booth
+
+docs: venv
+	$(BIN)/lisa booth diagram --write docs/state-machine.md
+	$(BIN)/lisa booth config-reference --write docs/config.md
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var

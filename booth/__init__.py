@@ -1,0 +1,1 @@
+"""LISA booth controller: state machine, presence, MQTT link, control socket, kiosk UI."""

@@ -1,0 +1,627 @@
+"""The booth controller: owns the state machine; devices and the central link only post events.
+
+One asyncio task dispatches posted triggers to the queued ``HierarchicalAsyncMachine`` in order
+(safety triggers jump the queue). State entry callbacks only *ask* the devices through
+:class:`Actuators`; long work (self-tests, the privacy reset) runs in background tasks that post
+a trigger when done, so an emergency is never stuck behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from booth.actuators import Actuators
+from booth.central import (
+    CallConnected,
+    CallEnded,
+    CallQueued,
+    CallTransferring,
+    CallUnavailable,
+    CentralEvent,
+    CentralLink,
+    LinkDown,
+    LinkUp,
+    RemoteCommand,
+)
+from booth.config import BoothConfig
+from booth.door import DoorSupervisor
+from booth.machine import build_machine, top_state
+from booth.presence import PresenceFilter
+from booth.screens import Screen
+from booth.trace import Trace
+from hal.clock import Clock
+from hal.devices import Device, DeviceError
+from hal.events import (
+    CardPresented,
+    CardRemoved,
+    DeviceEvent,
+    DistanceSample,
+    DoorObstructionChanged,
+    DoorPosition,
+    DoorPositionChanged,
+    EmergencyChanged,
+    HealthChanged,
+    LightScene,
+    PlcInputChanged,
+    SignState,
+)
+from hal.health import HealthStatus, SelftestOutcome, SelftestResult
+
+log = logging.getLogger("lisa.booth")
+
+URGENT_TRIGGERS = {"emergency_on", "critical_fault"}
+STUCK_AFTER = 10.0  # s a single transition may take before the watchdog is withheld
+
+
+@dataclass
+class Session:
+    """One citizen's visit. Wiped in the privacy reset; holds no personal data."""
+
+    id: str
+    started: float
+    queue: str = ""
+    position: int = 0
+    estimated_wait: float = 0.0
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class BoothController:
+    # set by transitions
+    state: str
+    trigger: Callable[..., Awaitable[bool]]
+
+    def __init__(
+        self,
+        config: BoothConfig,
+        devices: dict[str, Device],
+        central: CentralLink,
+        clock: Clock,
+        trace: Trace | None = None,
+    ) -> None:
+        self.config = config
+        self.devices = devices
+        self.central = central
+        self.clock = clock
+        self.trace = trace or Trace(clock.now)
+        self.actuators = Actuators(devices, self.trace)
+        self.door = DoorSupervisor(self.actuators, devices.get("door"), clock, config, self.trace)
+        self.presence = PresenceFilter(config.presence)
+        self.session: Session | None = None
+        self.screen = Screen("starting")
+        self.selftest_results: dict[str, SelftestResult] = {}
+        self.emergency = False
+        self.link = False
+        self.maintenance_wanted = False
+        self.last_failure_reason = ""
+        self._unavailable_info: dict[str, str] = {}
+        self._farewell_page = "farewell"
+        self._queue: deque[tuple[str, dict[str, Any]]] = deque()
+        self._wakeup = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._timers: dict[str, Any] = {}
+        self._badges = set(config.maintenance.badge_hashes)
+        self._started = False
+        self.state_listeners: list[Callable[[str], None]] = []
+        self._recorded_state = "booting"
+        self._busy_since: float | None = None
+        self.machine = build_machine(self)
+
+    # ------------------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        self._dispatcher = asyncio.create_task(self._dispatch(), name="booth-dispatch")
+        for name, dev in self.devices.items():
+            self._unsubscribe.append(dev.subscribe(self._on_device_event))
+            try:
+                await dev.start()
+            except Exception as exc:  # a driver must not take the controller down
+                self.trace.record("error", where=f"device {name}", error=str(exc))
+        self.trace.record("state", state=self.state, detail=self.state)
+        await self.central.start(self._on_central_event)
+        self.link = self.central.is_up()
+        self._started = True
+        self.post("booted")
+
+    async def stop(self) -> None:
+        for unsub in self._unsubscribe:
+            unsub()
+        for t in list(self._tasks):
+            t.cancel()
+        for handle in self._timers.values():
+            handle.cancel()
+        if self._dispatcher:
+            self._dispatcher.cancel()
+            try:
+                await self._dispatcher
+            except asyncio.CancelledError:
+                pass
+        await self.central.stop()
+        for dev in self.devices.values():
+            try:
+                await dev.stop()
+            except Exception as exc:
+                self.trace.record("error", where=f"device {dev.name}", error=str(exc))
+
+    # ------------------------------------------------------------------------------ dispatch
+    def post(self, trigger: str, **kwargs: Any) -> None:
+        """Queue a trigger for the state machine (safety triggers go first)."""
+        if trigger in URGENT_TRIGGERS:
+            self._queue.appendleft((trigger, kwargs))
+        else:
+            self._queue.append((trigger, kwargs))
+        self._wakeup.set()
+
+    async def _dispatch(self) -> None:
+        while True:
+            while not self._queue:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            trigger, kwargs = self._queue.popleft()
+            self._busy_since = self.clock.now()
+            try:
+                await self.trigger(trigger, **kwargs)
+            except Exception as exc:
+                log.exception("trigger failed")
+                self.trace.record("error", where=f"trigger {trigger}", error=repr(exc))
+            finally:
+                self._busy_since = None
+
+    async def record_state(self) -> None:
+        """First entry callback of every state: trace the change before any actuator command."""
+        if self.state == self._recorded_state:
+            return
+        self._recorded_state = self.state
+        self.trace.record("state", state=top_state(self.state), detail=self.state)
+        for listener in list(self.state_listeners):
+            try:
+                listener(self.state)
+            except Exception:
+                log.exception("state listener failed")
+
+    def idle_now(self) -> bool:
+        """True when no trigger is waiting (used by the simulator and tests)."""
+        return not self._queue
+
+    def _spawn(self, coro: Awaitable[Any], name: str) -> None:
+        async def runner() -> None:
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("task failed")
+                self.trace.record("error", where=name, error=repr(exc))
+
+        task = asyncio.create_task(runner(), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _timer(self, key: str, delay: float, trigger: str) -> None:
+        self._cancel_timer(key)
+        self._timers[key] = self.clock.call_later(delay, lambda: self.post(trigger))
+
+    def _cancel_timer(self, key: str) -> None:
+        handle = self._timers.pop(key, None)
+        if handle is not None:
+            handle.cancel()
+
+    # ------------------------------------------------------------------------------ conditions
+    def emergency_active(self) -> bool:
+        return self.emergency
+
+    def critical_failure(self) -> bool:
+        return bool(self.critical_failures())
+
+    def maintenance_requested(self) -> bool:
+        return self.maintenance_wanted
+
+    def link_up(self) -> bool:
+        return self.link
+
+    def present(self) -> bool:
+        return self.presence.present
+
+    def critical_failures(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for slot, dev in self.devices.items():
+            if not self.config.critical(slot):
+                continue
+            health = dev.health()
+            if health.status is HealthStatus.UNAVAILABLE:
+                out[slot] = health.reason or "unavailable"
+                continue
+            result = self.selftest_results.get(slot)
+            if result is not None and not result.passed:
+                out[slot] = f"self-test {result.outcome.value}: {result.message}"
+        return out
+
+    # ------------------------------------------------------------------------------ inputs
+    def _on_device_event(self, event: DeviceEvent) -> None:
+        try:
+            self._handle_device_event(event)
+        except Exception as exc:  # device garbage must never break the controller
+            log.exception("device event failed")
+            self.trace.record("error", where=f"device {event.device}", error=repr(exc))
+
+    def _slot_of(self, device_name: str) -> str:
+        for slot, dev in self.devices.items():
+            if dev.name == device_name:
+                return slot
+        return device_name
+
+    def _handle_device_event(self, event: DeviceEvent) -> None:
+        if isinstance(event, DistanceSample):
+            change = self.presence.update(event.t, event.distance)
+            if change is True:
+                self.trace.record("input", device="presence", presence=True)
+                self.post("presence_on")
+            elif change is False:
+                self.trace.record("input", device="presence", presence=False)
+                self.post("presence_off")
+        elif isinstance(event, DoorPositionChanged):
+            self.presence.door_changed(event.t, event.position is DoorPosition.CLOSED)
+            self.trace.record("input", device="door", position=event.position.value)
+            self.door.on_position(event.position)
+        elif isinstance(event, DoorObstructionChanged):
+            self.trace.record("input", device="door", obstructed=event.obstructed)
+            self.door.on_obstruction(event.obstructed)
+        elif isinstance(event, EmergencyChanged):
+            self.trace.record("input", device="plc", emergency=event.active)
+            self.emergency = event.active
+            self.post("emergency_on" if event.active else "emergency_off")
+        elif isinstance(event, PlcInputChanged):
+            self.trace.record("input", device="plc", input=event.input, value=event.value)
+        elif isinstance(event, CardPresented):
+            self._on_card(event)
+        elif isinstance(event, CardRemoved):
+            self.trace.record("input", device="nfc", card=False)
+        elif isinstance(event, HealthChanged):
+            self._on_health(event)
+
+    def _on_card(self, event: CardPresented) -> None:
+        badge = event.uid_hash in self._badges
+        self.trace.record("input", device="nfc", card=True, badge=badge)
+        if not badge:
+            return
+        if top_state(self.state) == "maintenance":
+            self.request_maintenance(False, by="badge")
+        else:
+            self.request_maintenance(True, by="badge")
+
+    def request_maintenance(self, enter: bool, by: str) -> None:
+        self.trace.record("info", event="maintenance", enter=enter, by=by)
+        self.maintenance_wanted = enter
+        self.post("maintenance_enter" if enter else "maintenance_exit")
+
+    def _on_health(self, event: HealthChanged) -> None:
+        slot = self._slot_of(event.device)
+        h = event.health
+        self.trace.record("health", device=slot, status=h.status.value, reason=h.reason)
+        if h.status is HealthStatus.OK:
+            # a recovered device invalidates its old failed self-test
+            result = self.selftest_results.get(slot)
+            if result is not None and not result.passed:
+                del self.selftest_results[slot]
+        if not self.config.critical(slot):
+            return
+        if h.status is HealthStatus.UNAVAILABLE:
+            self.last_failure_reason = f"{slot}: {h.reason}"
+            self.post("critical_fault")
+        elif not self.critical_failures():
+            self.post("faults_cleared")
+
+    def _on_central_event(self, event: CentralEvent) -> None:
+        try:
+            self._handle_central_event(event)
+        except Exception as exc:
+            log.exception("central event failed")
+            self.trace.record("error", where="central", error=repr(exc))
+
+    def _current_session(self, session: str) -> bool:
+        return self.session is not None and self.session.id == session
+
+    def _handle_central_event(self, event: CentralEvent) -> None:
+        self.trace.record("central", event=type(event).__name__)
+        if isinstance(event, LinkUp):
+            self.link = True
+            self.post("link_up")
+        elif isinstance(event, LinkDown):
+            self.link = False
+            self.post("link_down")
+        elif isinstance(event, CallQueued) and self._current_session(event.session):
+            assert self.session is not None
+            self.session.position = event.position
+            self.session.estimated_wait = event.estimated_wait
+            self.post("call_queued")
+        elif isinstance(event, CallConnected) and self._current_session(event.session):
+            assert self.session is not None
+            self.session.queue = event.queue
+            self.session.data["agent"] = event.agent
+            self.post("call_connected")
+        elif isinstance(event, CallTransferring) and self._current_session(event.session):
+            self.post("call_transferring")
+        elif isinstance(event, CallEnded) and self._current_session(event.session):
+            self.post("call_ended")
+        elif isinstance(event, CallUnavailable) and self._current_session(event.session):
+            self._unavailable_info = {
+                "opening_hours": event.opening_hours or self.config.central.opening_hours,
+                "phone": event.phone or self.config.central.phone,
+            }
+            self.post("call_unavailable")
+        elif isinstance(event, RemoteCommand):
+            self.trace.record("info", event="remote command", cmd=event.cmd)
+
+    # ------------------------------------------------------------------------------ periodic
+    async def tick(self) -> bool:
+        """Main-loop tick: PLC heartbeat and a health check. True when the controller is healthy
+        (dispatcher alive), so the daemon may ping the systemd watchdog."""
+        plc = self.devices.get("plc")
+        if plc is not None and plc.health().status is not HealthStatus.UNAVAILABLE:
+            try:
+                await plc.heartbeat()  # type: ignore[attr-defined]
+            except (DeviceError, OSError) as exc:
+                self.trace.record("error", where="plc heartbeat", error=str(exc))
+        alive = self._dispatcher is not None and not self._dispatcher.done()
+        stuck = self._busy_since is not None and self.clock.now() - self._busy_since > STUCK_AFTER
+        if stuck:
+            self.trace.record("error", where="dispatcher", error="a transition has been running "
+                              f"for more than {STUCK_AFTER:g} s")
+        return alive and not stuck
+
+    # ------------------------------------------------------------------------------ state entry
+    async def _common(
+        self,
+        *,
+        sign: SignState,
+        scene: LightScene,
+        brightness: float,
+        screen: Screen,
+        door: DoorPosition | None,
+        lock: bool | None,
+        loop: bool | None = None,
+    ) -> None:
+        # door first: it is the safety-relevant actuator
+        if lock is False:
+            await self.actuators.unlock_entry()
+        await self.door.want(door)
+        if lock is True:
+            await self.actuators.lock_entry()
+        await self.actuators.sign(sign)
+        await self.actuators.light(scene, brightness)
+        await self.show(screen)
+        if loop is not None:
+            await self.actuators.induction_loop(loop)
+
+    async def show(self, screen: Screen) -> None:
+        self.screen = screen
+        await self.actuators.display(screen.page, screen.params)
+
+    async def _end_call(self, reason: str) -> None:
+        if self.session is not None and not self.session.data.get("ended"):
+            self.session.data["ended"] = True
+            if self.link:
+                try:
+                    await self.central.end_call(self.session.id, reason)
+                except Exception as exc:
+                    self.trace.record("error", where="central end_call", error=str(exc))
+            self.trace.record("info", event="call ended by booth", reason=reason)
+
+    async def enter_booting(self) -> None:
+        pass
+
+    async def exit_booting(self) -> None:
+        pass
+
+    async def enter_selftest(self) -> None:
+        await self._common(
+            sign=SignState.OUT_OF_SERVICE, scene=LightScene.STANDBY, brightness=0.3,
+            screen=Screen("starting"), door=DoorPosition.CLOSED, lock=True, loop=False,
+        )
+        self._spawn(self._run_selftest(), "selftest")
+
+    async def exit_selftest(self) -> None:
+        pass
+
+    async def _run_selftest(self) -> None:
+        await self.run_selftests()
+        self.post("settle")
+
+    async def run_selftests(self, only: str | None = None) -> dict[str, SelftestResult]:
+        """Run device self-tests concurrently, each with a timeout; store and return results."""
+        slots = [s for s in self.devices if only is None or s == only]
+
+        async def one(slot: str) -> SelftestResult:
+            dev = self.devices[slot]
+            try:
+                return await asyncio.wait_for(
+                    dev.selftest(), timeout=self.config.timing.selftest_timeout
+                )
+            except TimeoutError:
+                return SelftestResult(slot, SelftestOutcome.ERROR, "self-test timed out")
+            except Exception as exc:
+                return SelftestResult(slot, SelftestOutcome.ERROR, f"self-test raised: {exc}")
+
+        results = await asyncio.gather(*(one(s) for s in slots))
+        out = dict(zip(slots, results, strict=True))
+        for slot, res in out.items():
+            self.selftest_results[slot] = res
+            self.trace.record("selftest", device=slot, outcome=res.outcome.value,
+                              message=res.message)
+        return out
+
+    async def enter_idle(self) -> None:
+        self.session = None
+        await self._common(
+            sign=SignState.FREE, scene=LightScene.STANDBY, brightness=0.3,
+            screen=Screen("welcome"), door=DoorPosition.CLOSED, lock=False, loop=False,
+        )
+        if self.presence.present:  # someone came in while the booth was not yet idle
+            self.post("presence_on")
+
+    async def exit_idle(self) -> None:
+        pass
+
+    async def enter_occupied(self) -> None:
+        self.session = Session(id=uuid.uuid4().hex, started=self.clock.now())
+        self._farewell_page = "farewell"
+        await self._common(
+            sign=SignState.OCCUPIED, scene=LightScene.CONSULTATION, brightness=1.0,
+            screen=Screen("connecting"), door=DoorPosition.CLOSED, lock=True, loop=True,
+        )
+        try:
+            await self.central.request_call(self.session.id)
+            self.trace.record("info", event="call requested")
+        except Exception as exc:
+            self.trace.record("error", where="central request_call", error=str(exc))
+
+    async def exit_occupied(self) -> None:
+        pass
+
+    async def enter_queued(self) -> None:
+        await self.actuators.waiting_video(True)
+        await self.update_queue()
+
+    async def update_queue(self) -> None:
+        assert self.session is not None
+        minutes = max(1, round(self.session.estimated_wait / 60))
+        await self.show(
+            Screen("waiting", {"position": self.session.position, "wait_minutes": minutes})
+        )
+
+    async def exit_queued(self) -> None:
+        await self.actuators.waiting_video(False)
+
+    async def enter_in_call(self) -> None:
+        pass
+
+    async def exit_in_call(self) -> None:
+        pass
+
+    async def enter_in_call_talking(self) -> None:
+        agent = self.session.data.get("agent", "") if self.session else ""
+        await self.show(Screen("call", {"agent": agent}))
+
+    async def enter_in_call_transferring(self) -> None:
+        await self.show(Screen("transferring"))
+
+    async def enter_in_call_signing(self) -> None:
+        await self.show(Screen("signing"))
+
+    async def enter_farewell(self) -> None:
+        page = "farewell"
+        params: dict[str, Any] = {}
+        if not self.link:
+            page = "link_lost"
+        elif self._unavailable_info:
+            page, params = "unavailable", dict(self._unavailable_info)
+        reason = "citizen_left" if not self.presence.present else "ended"
+        if not self.link:
+            reason = "link_lost"
+        await self._end_call(reason)
+        await self._common(
+            sign=SignState.OCCUPIED, scene=LightScene.CONSULTATION, brightness=1.0,
+            screen=Screen(page, params), door=DoorPosition.OPEN, lock=True,
+        )
+        if not self.presence.present:
+            self.post("presence_off")
+
+    async def exit_farewell(self) -> None:
+        pass
+
+    async def enter_privacy_reset(self) -> None:
+        # wipe everything the session left behind: screen, session data, device buffers
+        self.session = None
+        self._unavailable_info = {}
+        await self._common(
+            sign=SignState.OCCUPIED, scene=LightScene.STANDBY, brightness=0.3,
+            screen=Screen("blank"), door=DoorPosition.CLOSED, lock=True, loop=False,
+        )
+        await self.actuators.wipe()
+        self._timer("privacy_reset", self.config.timing.privacy_reset, "settle")
+
+    async def exit_privacy_reset(self) -> None:
+        self._cancel_timer("privacy_reset")
+
+    async def enter_offline(self) -> None:
+        await self._common(
+            sign=SignState.OUT_OF_SERVICE, scene=LightScene.STANDBY, brightness=0.3,
+            screen=Screen("out_of_service", {"phone": self.config.central.phone}),
+            door=DoorPosition.CLOSED, lock=True, loop=False,
+        )
+
+    async def exit_offline(self) -> None:
+        pass
+
+    async def enter_fault(self) -> None:
+        self.trace.record("info", event="out of service", failures=self.critical_failures())
+        await self._end_call("fault")
+        # release the door: nobody may be trapped by a failing door or PLC
+        await self._common(
+            sign=SignState.OUT_OF_SERVICE, scene=LightScene.STANDBY, brightness=0.5,
+            screen=Screen("out_of_service", {"phone": self.config.central.phone}),
+            door=DoorPosition.OPEN, lock=False, loop=False,
+        )
+
+    async def exit_fault(self) -> None:
+        pass
+
+    async def enter_maintenance(self) -> None:
+        self.maintenance_wanted = True
+        await self._end_call("maintenance")
+        self.session = None
+        await self._common(
+            sign=SignState.OUT_OF_SERVICE, scene=LightScene.MAINTENANCE, brightness=1.0,
+            screen=Screen("maintenance"), door=None, lock=True, loop=False,
+        )
+
+    async def exit_maintenance(self) -> None:
+        self.maintenance_wanted = False
+
+    async def enter_emergency(self) -> None:
+        await self._end_call("emergency")
+        await self._common(
+            sign=SignState.OUT_OF_SERVICE, scene=LightScene.EMERGENCY, brightness=1.0,
+            screen=Screen("emergency"), door=DoorPosition.OPEN, lock=False, loop=False,
+        )
+
+    async def exit_emergency(self) -> None:
+        pass
+
+    # ------------------------------------------------------------------------------ status
+    def status(self) -> dict[str, Any]:
+        devices = {}
+        for slot, dev in self.devices.items():
+            entry: dict[str, Any] = {
+                "driver": getattr(self.config.devices, slot).driver,
+                "critical": self.config.critical(slot),
+                "health": dev.health().to_dict(),
+            }
+            res = self.selftest_results.get(slot)
+            if res is not None:
+                entry["selftest"] = res.outcome.value
+            devices[slot] = entry
+        snap = self.presence.snapshot()
+        door = self.devices.get("door")
+        return {
+            "booth": self.config.booth.id,
+            "state": top_state(self.state),
+            "detail": self.state,
+            "t": round(self.clock.now(), 3),
+            "link": self.link,
+            "emergency": self.emergency,
+            "present": snap.present,
+            "distance_median": snap.median,
+            "door": door.position().value if door is not None else None,  # type: ignore[attr-defined]
+            "screen": {"page": self.screen.page, "params": self.screen.params},
+            "in_session": self.session is not None,
+            "queue_position": self.session.position if self.session else None,
+            "failures": self.critical_failures(),
+            "devices": devices,
+        }

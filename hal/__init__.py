@@ -1,0 +1,1 @@
+"""Hardware abstraction layer: device interfaces, value types, health model. Imports nothing of ours."""

@@ -1,0 +1,220 @@
+"""``lisa bench …``: benchmarks that print numbers (targets are checked by reading them, not by
+timed unit tests).
+
+``lisa bench booth``:
+- sensor event → actuator command latency in the real controller on simulated drivers
+  (real asyncio loop, real time): emergency input → door-open command, obstruction while closing →
+  door-open command; p50 / p99 / max;
+- the idle daemon on simulated hardware (a real ``lisa booth run --sim`` process): CPU share of
+  one core and resident memory;
+- wall time of a 100-step scenario on virtual time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from booth.trace import TraceRecord
+from hal.clock import LoopClock
+from sim.harness import SimBooth
+
+app = typer.Typer(help="Benchmarks that print numbers.", no_args_is_help=True)
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+async def _latency(samples: int) -> dict[str, Any]:
+    clock = LoopClock()
+    booth = SimBooth.from_example(
+        clock, {"timing": {"privacy_reset": 0.0}, "devices": {"door": {"options": {
+            "travel_time": 0.05}}}}
+    )
+    seen: dict[str, float] = {}
+    waiter: dict[str, asyncio.Event] = {}
+
+    def on_record(rec: TraceRecord) -> None:
+        if rec.kind == "actuator" and rec.data.get("device") == "door":
+            key = f"door.{rec.data.get('action')}"
+            seen.setdefault(key, time.perf_counter())
+            ev = waiter.get(key)
+            if ev is not None:
+                ev.set()
+        if rec.kind == "state":
+            ev = waiter.get(f"state.{rec.data.get('state')}")
+            if ev is not None:
+                ev.set()
+
+    booth.trace.subscribe(on_record)
+    await booth.start()
+
+    async def wait_for(key: str, timeout: float = 10.0) -> None:
+        ev = waiter.setdefault(key, asyncio.Event())
+        await asyncio.wait_for(ev.wait(), timeout)
+
+    async def arm(key: str) -> None:
+        waiter[key] = asyncio.Event()
+        seen.pop(key, None)
+
+    await wait_for("state.idle", 30)
+    emergency: list[float] = []
+    for _ in range(samples):
+        await arm("door.open")
+        await arm("state.idle")
+        t0 = time.perf_counter()
+        booth.inject("emergency.on")
+        await wait_for("door.open")
+        emergency.append((seen["door.open"] - t0) * 1000)
+        booth.inject("emergency.off")
+        await wait_for("state.idle")
+
+    obstruction: list[float] = []
+    door: Any = booth.devices["door"]
+    for _ in range(samples):
+        await door.open()
+        while door.position().value != "open":
+            await asyncio.sleep(0.005)
+        await booth.controller.door.want(door.position().__class__("closed"))
+        while door.position().value != "closing":
+            await asyncio.sleep(0.001)
+        await arm("door.open")
+        t0 = time.perf_counter()
+        booth.inject("door.obstruct")
+        await wait_for("door.open")
+        obstruction.append((seen["door.open"] - t0) * 1000)
+        booth.inject("door.clear")
+    await booth.stop()
+
+    def summary(values: list[float]) -> dict[str, float]:
+        return {
+            "n": len(values),
+            "p50_ms": round(statistics.median(values), 3),
+            "p99_ms": round(_pct(values, 99), 3),
+            "max_ms": round(max(values), 3),
+        }
+
+    return {"emergency_to_door_open": summary(emergency),
+            "obstruction_to_reopen": summary(obstruction)}
+
+
+def lisa_executable() -> str:
+    """The ``lisa`` script of this environment (next to the running interpreter)."""
+    beside = Path(sys.executable).parent / "lisa"
+    return str(beside) if beside.exists() else (shutil.which("lisa") or "lisa")
+
+
+def _idle_daemon(seconds: float) -> dict[str, Any]:
+    example = Path(__file__).resolve().parent.parent / "booth" / "examples" / "booth-sim.toml"
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = Path(tmp) / "booth.toml"
+        text = example.read_text("utf-8")
+        text = text.replace('state_dir = "var/booth-sim"', f'state_dir = "{tmp}/state"')
+        text = text.replace('socket = "var/booth-sim/booth.sock"', f'socket = "{tmp}/b.sock"')
+        cfg.write_text(text, "utf-8")
+        proc = subprocess.Popen(
+            [lisa_executable(), "booth", "run", "--sim", "--config", str(cfg)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not (Path(tmp) / "b.sock").exists():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("booth daemon did not start")
+                time.sleep(0.05)
+            time.sleep(2.0)  # let start-up settle before measuring the idle state
+            tick = os.sysconf("SC_CLK_TCK")
+
+            def cpu() -> float:
+                fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                return (int(fields[11]) + int(fields[12])) / tick
+
+            c0, w0 = cpu(), time.monotonic()
+            time.sleep(seconds)
+            c1, w1 = cpu(), time.monotonic()
+            rss_kb = 0
+            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    rss_kb = int(line.split()[1])
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return {
+        "seconds": round(w1 - w0, 2),
+        "cpu_percent_of_one_core": round(100 * (c1 - c0) / (w1 - w0), 2),
+        "rss_mb": round(rss_kb / 1024, 1),
+    }
+
+
+def _scenario_100(repeat: int) -> dict[str, Any]:
+    from sim.scenario import parse_scenario, run_scenario
+
+    # whole visits (6 steps each) until at least 100 steps; the booth must end idle
+    parts: list[str] = []
+    t = 2.0
+    steps = 0
+    while steps < 100:
+        for do, dt in (("person.enter", 5), ("agent.answer", 10), ("agent.transfer", 5),
+                       ("agent.answer", 10), ("agent.hangup", 3), ("person.leave", 20)):
+            extra = '\nqueue = "wohngeld"' if do == "agent.transfer" else ""
+            parts.append(f'[[step]]\nat = {t}\ndo = "{do}"{extra}\n')
+            t += dt
+            steps += 1
+    parts.append(f'[[expect]]\nat = {t + 30}\nstate = "idle"\n')
+    scenario = parse_scenario("bench-100-steps.toml", "\n".join(parts))
+    walls = []
+    passed = True
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = run_scenario(scenario)
+        walls.append(time.perf_counter() - t0)
+        passed &= result.passed
+    return {"steps": len(scenario.steps), "virtual_s": round(scenario.duration, 1),
+            "wall_s_median": round(statistics.median(walls), 4), "passed": passed}
+
+
+@app.command("booth")
+def bench_booth(
+    samples: Annotated[int, typer.Option(help="Latency samples per measurement")] = 200,
+    idle_seconds: Annotated[float, typer.Option(help="Idle daemon measurement window")] = 10.0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Booth controller numbers: latency, idle CPU/memory, scenario speed."""
+    result = {
+        "latency": asyncio.run(_latency(samples)),
+        "idle_daemon": _idle_daemon(idle_seconds),
+        "scenario_100_steps": _scenario_100(5),
+        "targets": {"latency_p99_ms": 5.0, "idle_cpu_percent": 1.0, "idle_rss_mb": 80.0,
+                    "scenario_100_wall_s": 1.0},
+    }
+    if as_json:
+        print(json.dumps(result))
+        return
+    lat = result["latency"]
+    for name, s in lat.items():
+        print(f"{name:<26} n={s['n']:<4} p50={s['p50_ms']:.3f} ms  p99={s['p99_ms']:.3f} ms  "
+              f"max={s['max_ms']:.3f} ms   (target p99 < 5 ms)")
+    idle = result["idle_daemon"]
+    print(f"idle daemon (sim)          cpu={idle['cpu_percent_of_one_core']:.2f} % of one core "
+          f"(target < 1 %)  rss={idle['rss_mb']:.1f} MB (target < 80 MB)  "
+          f"over {idle['seconds']} s")
+    sc = result["scenario_100_steps"]
+    print(f"100-step scenario          wall={sc['wall_s_median']:.4f} s for {sc['virtual_s']} s "
+          f"virtual (target < 1 s), passed={sc['passed']}")

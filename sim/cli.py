@@ -1,0 +1,78 @@
+"""``lisa sim …``: scenario runner, input catalogue, interactive console."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from sim.harness import INPUTS
+
+app = typer.Typer(help="Hardware simulator: scenarios, console.", no_args_is_help=True)
+err = Console(stderr=True)
+
+
+@app.command("run")
+def run(
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario files (TOML)")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per state change / actuator command")
+    ] = False,
+) -> None:
+    """Run scenarios on virtual time. Exit 0: all expectations hold; 1: one failed; 2: malformed."""
+    from sim.scenario import ScenarioError, parse_scenario, run_scenario
+
+    worst = 0
+    for path in scenarios:
+        try:
+            scenario = parse_scenario(path)
+        except ScenarioError as exc:
+            err.print(f"[red]malformed scenario[/] {exc}", highlight=False)
+            worst = max(worst, 2)
+            continue
+
+        def emit(rec: object) -> None:
+            d = rec.to_dict()  # type: ignore[attr-defined]
+            if d["kind"] in ("state", "actuator"):
+                sys.stdout.write(json.dumps(d, ensure_ascii=False) + "\n")
+
+        try:
+            result = run_scenario(scenario, emit if as_json else None)
+        except ScenarioError as exc:
+            err.print(f"[red]malformed scenario[/] {exc}", highlight=False)
+            worst = max(worst, 2)
+            continue
+        if as_json:
+            verdict = {
+                "kind": "verdict",
+                "scenario": str(path),
+                "passed": result.passed,
+                "checked": result.checked,
+            }
+            if result.failure:
+                verdict["report"] = result.failure.report(str(path))
+            sys.stdout.write(json.dumps(verdict, ensure_ascii=False) + "\n")
+        if result.passed:
+            if not as_json:
+                print(f"PASS {path} ({result.checked} expectations, {len(scenario.steps)} steps, "
+                      f"{scenario.duration:g} s virtual)")
+        else:
+            assert result.failure is not None
+            if not as_json:
+                print(f"FAIL {path}")
+                print(result.failure.report(str(path)))
+            worst = max(worst, 1)
+    raise typer.Exit(worst)
+
+
+@app.command("inputs")
+def inputs() -> None:
+    """List the simulator inputs usable in scenarios and the console."""
+    for spec in INPUTS.values():
+        args = [f"{k}=<{t.__name__}>" for k, t in spec.args.items()]
+        args += [f"[{k}=<{t.__name__}>]" for k, t in spec.optional.items()]
+        print(f"{spec.name:<20} {' '.join(args):<28} {spec.help}")

@@ -1,0 +1,1 @@
+"""Simulated drivers, one per device class, each with a test-control API."""
