@@ -7,6 +7,7 @@ are not configured are skipped.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -18,9 +19,10 @@ log = logging.getLogger("lisa.booth.actuators")
 
 
 class Actuators:
-    def __init__(self, devices: dict[str, Device], trace: Trace) -> None:
+    def __init__(self, devices: dict[str, Device], trace: Trace, timeout: float = 2.0) -> None:
         self.devices = devices
         self.trace = trace
+        self.timeout = timeout
 
     async def _call(self, slot: str, action: str, method: str, *args: Any, **info: Any) -> bool:
         self.trace.record("actuator", device=slot, action=action, **info)
@@ -28,8 +30,13 @@ class Actuators:
         if dev is None:
             return False
         try:
-            await getattr(dev, method)(*args)
+            await asyncio.wait_for(getattr(dev, method)(*args), self.timeout)
             return True
+        except TimeoutError:
+            self.trace.record(
+                "error", where=f"{slot}.{action}", error=f"no answer within {self.timeout:g} s"
+            )
+            return False
         except Exception as exc:
             self.trace.record("error", where=f"{slot}.{action}", error=str(exc) or repr(exc))
             return False
@@ -51,7 +58,12 @@ class Actuators:
 
     async def light(self, scene: LightScene, brightness: float) -> bool:
         return await self._call(
-            "light", "scene", "set_scene", scene, brightness, value=scene.value,
+            "light",
+            "scene",
+            "set_scene",
+            scene,
+            brightness,
+            value=scene.value,
             brightness=brightness,
         )
 

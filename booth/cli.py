@@ -17,8 +17,9 @@ from booth.config import ConfigError, load_config
 
 err = Console(stderr=True)
 
-booth_app = typer.Typer(help="The booth controller daemon and its configuration.",
-                        no_args_is_help=True)
+booth_app = typer.Typer(
+    help="The booth controller daemon and its configuration.", no_args_is_help=True
+)
 
 
 def _root() -> typer.Typer:
@@ -70,9 +71,9 @@ def check_config(
 
 @booth_app.command("run")
 def run(
-    config: Annotated[
-        Path, typer.Option("--config", "-c", help="Booth config (TOML)")
-    ] = Path("/etc/lisa/booth.toml"),
+    config: Annotated[Path, typer.Option("--config", "-c", help="Booth config (TOML)")] = Path(
+        "/etc/lisa/booth.toml"
+    ),
     sim: Annotated[
         bool, typer.Option("--sim", help="Use simulated drivers for every device")
     ] = False,

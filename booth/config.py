@@ -117,6 +117,12 @@ class TimingConfig(_Model):
     reclose_delay: float = Field(
         3.0, ge=0, description="Wait after an obstruction clears before closing again (s)."
     )
+    actuator_timeout: float = Field(
+        2.0,
+        gt=0,
+        description="A device that does not answer a request within this (s) is "
+        "reported; the controller goes on.",
+    )
     tick: float = Field(
         1.0, gt=0, le=10, description="Main loop tick: PLC heartbeat, health check, watchdog (s)."
     )
@@ -169,9 +175,7 @@ class CentralConfig(_Model):
         "central (until the MQTT link exists), 'none' = stand-alone (always offline).",
     )
     sim: SimCentralConfig = Field(default_factory=SimCentralConfig)
-    opening_hours: str = Field(
-        "Mo–Fr 8–16 Uhr", description="Shown when nobody can be reached."
-    )
+    opening_hours: str = Field("Mo–Fr 8–16 Uhr", description="Shown when nobody can be reached.")
     phone: str = Field("03984 70-0", description="Phone number shown when nobody can be reached.")
 
 
@@ -237,7 +241,9 @@ def _locate(text: str, loc: tuple[str | int, ...]) -> int | None:
     return best
 
 
-def _format_errors(exc: ValidationError, text: str, prefix: tuple[str | int, ...] = ()) -> list[str]:
+def _format_errors(
+    exc: ValidationError, text: str, prefix: tuple[str | int, ...] = ()
+) -> list[str]:
     problems = []
     for err in exc.errors():
         loc = prefix + tuple(err["loc"])
@@ -246,8 +252,10 @@ def _format_errors(exc: ValidationError, text: str, prefix: tuple[str | int, ...
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key (typo?)"
-        elif "input" in err and err["type"] not in ("missing",) and not isinstance(
-            err["input"], dict
+        elif (
+            "input" in err
+            and err["type"] not in ("missing",)
+            and not isinstance(err["input"], dict)
         ):
             msg = f"{msg} (got {err['input']!r})"
         problems.append(f"{line or ''}: {where}: {msg}" if line else f" {where}: {msg}")

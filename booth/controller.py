@@ -56,6 +56,7 @@ from hal.health import HealthStatus, SelftestOutcome, SelftestResult
 log = logging.getLogger("lisa.booth")
 
 URGENT_TRIGGERS = {"emergency_on", "critical_fault"}
+STOP_TIMEOUT = 5.0  # s the dispatcher gets to finish its current trigger on stop
 STUCK_AFTER = 10.0  # s a single transition may take before the watchdog is withheld
 
 
@@ -89,7 +90,7 @@ class BoothController:
         self.central = central
         self.clock = clock
         self.trace = trace or Trace(clock.now)
-        self.actuators = Actuators(devices, self.trace)
+        self.actuators = Actuators(devices, self.trace, config.timing.actuator_timeout)
         self.door = DoorSupervisor(self.actuators, devices.get("door"), clock, config, self.trace)
         self.presence = PresenceFilter(config.presence)
         self.session: Session | None = None
@@ -112,6 +113,8 @@ class BoothController:
         self.state_listeners: list[Callable[[str], None]] = []
         self._recorded_state = "booting"
         self._busy_since: float | None = None
+        self._closing = False
+        self._settled = asyncio.Event()
         self.machine = build_machine(self)
 
     # ------------------------------------------------------------------------------ lifecycle
@@ -137,11 +140,13 @@ class BoothController:
         for handle in self._timers.values():
             handle.cancel()
         if self._dispatcher:
-            self._dispatcher.cancel()
-            try:
-                await self._dispatcher
-            except asyncio.CancelledError:
-                pass
+            # let the dispatcher finish the trigger in hand and leave; do not rely on cancelling
+            # it: transitions may swallow a CancelledError raised inside a transition
+            self._closing = True
+            self._wakeup.set()
+            _, pending = await asyncio.wait({self._dispatcher}, timeout=STOP_TIMEOUT)
+            if pending:
+                self._dispatcher.cancel()
         await self.central.stop()
         for dev in self.devices.values():
             try:
@@ -159,10 +164,14 @@ class BoothController:
         self._wakeup.set()
 
     async def _dispatch(self) -> None:
-        while True:
-            while not self._queue:
+        while not self._closing:
+            while not self._queue and not self._closing:
                 self._wakeup.clear()
+                self._settled.set()
                 await self._wakeup.wait()
+            self._settled.clear()
+            if self._closing:
+                break
             trigger, kwargs = self._queue.popleft()
             self._busy_since = self.clock.now()
             try:
@@ -185,9 +194,12 @@ class BoothController:
             except Exception:
                 log.exception("state listener failed")
 
-    def idle_now(self) -> bool:
-        """True when no trigger is waiting (used by the simulator and tests)."""
-        return not self._queue
+    async def settled(self) -> None:
+        """Wait until every posted trigger has been handled (entry actions included)."""
+        while self._queue or not self._settled.is_set():
+            await self._settled.wait()
+            if self._queue:
+                await asyncio.sleep(0)
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> None:
         async def runner() -> None:
@@ -222,7 +234,7 @@ class BoothController:
     def maintenance_requested(self) -> bool:
         return self.maintenance_wanted
 
-    def link_up(self) -> bool:
+    def link_is_up(self) -> bool:
         return self.link
 
     def present(self) -> bool:
@@ -371,9 +383,29 @@ class BoothController:
         alive = self._dispatcher is not None and not self._dispatcher.done()
         stuck = self._busy_since is not None and self.clock.now() - self._busy_since > STUCK_AFTER
         if stuck:
-            self.trace.record("error", where="dispatcher", error="a transition has been running "
-                              f"for more than {STUCK_AFTER:g} s")
+            self.trace.record(
+                "error",
+                where="dispatcher",
+                error=f"a transition has been running for more than {STUCK_AFTER:g} s",
+            )
         return alive and not stuck
+
+    async def run_main_loop(
+        self,
+        stop: asyncio.Event,
+        on_healthy: Callable[[], None] | None = None,
+        interval: float | None = None,
+    ) -> None:
+        """The main loop: every tick the PLC heartbeat and the health check; ``on_healthy`` (the
+        systemd watchdog ping) only runs when the check passes."""
+        period = interval or self.config.timing.tick
+        while not stop.is_set():
+            if await self.tick() and on_healthy is not None:
+                on_healthy()
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=period)
+            except TimeoutError:
+                pass
 
     # ------------------------------------------------------------------------------ state entry
     async def _common(
@@ -421,8 +453,13 @@ class BoothController:
 
     async def enter_selftest(self) -> None:
         await self._common(
-            sign=SignState.OUT_OF_SERVICE, scene=LightScene.STANDBY, brightness=0.3,
-            screen=Screen("starting"), door=DoorPosition.CLOSED, lock=True, loop=False,
+            sign=SignState.OUT_OF_SERVICE,
+            scene=LightScene.STANDBY,
+            brightness=0.3,
+            screen=Screen("starting"),
+            door=DoorPosition.CLOSED,
+            lock=True,
+            loop=False,
         )
         self._spawn(self._run_selftest(), "selftest")
 
@@ -452,15 +489,21 @@ class BoothController:
         out = dict(zip(slots, results, strict=True))
         for slot, res in out.items():
             self.selftest_results[slot] = res
-            self.trace.record("selftest", device=slot, outcome=res.outcome.value,
-                              message=res.message)
+            self.trace.record(
+                "selftest", device=slot, outcome=res.outcome.value, message=res.message
+            )
         return out
 
     async def enter_idle(self) -> None:
         self.session = None
         await self._common(
-            sign=SignState.FREE, scene=LightScene.STANDBY, brightness=0.3,
-            screen=Screen("welcome"), door=DoorPosition.CLOSED, lock=False, loop=False,
+            sign=SignState.FREE,
+            scene=LightScene.STANDBY,
+            brightness=0.3,
+            screen=Screen("welcome"),
+            door=DoorPosition.CLOSED,
+            lock=False,
+            loop=False,
         )
         if self.presence.present:  # someone came in while the booth was not yet idle
             self.post("presence_on")
@@ -472,8 +515,13 @@ class BoothController:
         self.session = Session(id=uuid.uuid4().hex, started=self.clock.now())
         self._farewell_page = "farewell"
         await self._common(
-            sign=SignState.OCCUPIED, scene=LightScene.CONSULTATION, brightness=1.0,
-            screen=Screen("connecting"), door=DoorPosition.CLOSED, lock=True, loop=True,
+            sign=SignState.OCCUPIED,
+            scene=LightScene.CONSULTATION,
+            brightness=1.0,
+            screen=Screen("connecting"),
+            door=DoorPosition.CLOSED,
+            lock=True,
+            loop=True,
         )
         try:
             await self.central.request_call(self.session.id)
@@ -526,8 +574,12 @@ class BoothController:
             reason = "link_lost"
         await self._end_call(reason)
         await self._common(
-            sign=SignState.OCCUPIED, scene=LightScene.CONSULTATION, brightness=1.0,
-            screen=Screen(page, params), door=DoorPosition.OPEN, lock=True,
+            sign=SignState.OCCUPIED,
+            scene=LightScene.CONSULTATION,
+            brightness=1.0,
+            screen=Screen(page, params),
+            door=DoorPosition.OPEN,
+            lock=True,
         )
         if not self.presence.present:
             self.post("presence_off")
@@ -540,8 +592,13 @@ class BoothController:
         self.session = None
         self._unavailable_info = {}
         await self._common(
-            sign=SignState.OCCUPIED, scene=LightScene.STANDBY, brightness=0.3,
-            screen=Screen("blank"), door=DoorPosition.CLOSED, lock=True, loop=False,
+            sign=SignState.OCCUPIED,
+            scene=LightScene.STANDBY,
+            brightness=0.3,
+            screen=Screen("blank"),
+            door=DoorPosition.CLOSED,
+            lock=True,
+            loop=False,
         )
         await self.actuators.wipe()
         self._timer("privacy_reset", self.config.timing.privacy_reset, "settle")
@@ -551,9 +608,13 @@ class BoothController:
 
     async def enter_offline(self) -> None:
         await self._common(
-            sign=SignState.OUT_OF_SERVICE, scene=LightScene.STANDBY, brightness=0.3,
+            sign=SignState.OUT_OF_SERVICE,
+            scene=LightScene.STANDBY,
+            brightness=0.3,
             screen=Screen("out_of_service", {"phone": self.config.central.phone}),
-            door=DoorPosition.CLOSED, lock=True, loop=False,
+            door=DoorPosition.CLOSED,
+            lock=True,
+            loop=False,
         )
 
     async def exit_offline(self) -> None:
@@ -564,9 +625,13 @@ class BoothController:
         await self._end_call("fault")
         # release the door: nobody may be trapped by a failing door or PLC
         await self._common(
-            sign=SignState.OUT_OF_SERVICE, scene=LightScene.STANDBY, brightness=0.5,
+            sign=SignState.OUT_OF_SERVICE,
+            scene=LightScene.STANDBY,
+            brightness=0.5,
             screen=Screen("out_of_service", {"phone": self.config.central.phone}),
-            door=DoorPosition.OPEN, lock=False, loop=False,
+            door=DoorPosition.OPEN,
+            lock=False,
+            loop=False,
         )
 
     async def exit_fault(self) -> None:
@@ -577,18 +642,30 @@ class BoothController:
         await self._end_call("maintenance")
         self.session = None
         await self._common(
-            sign=SignState.OUT_OF_SERVICE, scene=LightScene.MAINTENANCE, brightness=1.0,
-            screen=Screen("maintenance"), door=None, lock=True, loop=False,
+            sign=SignState.OUT_OF_SERVICE,
+            scene=LightScene.MAINTENANCE,
+            brightness=1.0,
+            screen=Screen("maintenance"),
+            door=None,
+            lock=True,
+            loop=False,
         )
 
     async def exit_maintenance(self) -> None:
-        self.maintenance_wanted = False
+        # only the technician ends maintenance (request_maintenance clears the wish); an
+        # emergency interrupting it must not put a half-serviced booth back into service
+        pass
 
     async def enter_emergency(self) -> None:
         await self._end_call("emergency")
         await self._common(
-            sign=SignState.OUT_OF_SERVICE, scene=LightScene.EMERGENCY, brightness=1.0,
-            screen=Screen("emergency"), door=DoorPosition.OPEN, lock=False, loop=False,
+            sign=SignState.OUT_OF_SERVICE,
+            scene=LightScene.EMERGENCY,
+            brightness=1.0,
+            screen=Screen("emergency"),
+            door=DoorPosition.OPEN,
+            lock=False,
+            loop=False,
         )
 
     async def exit_emergency(self) -> None:

@@ -51,13 +51,15 @@ def load_daemon_config(
     if socket is not None:
         overrides.setdefault("control", {})["socket"] = str(socket)
     if demo_agent is not None:
-        overrides["central"] = {"sim": {"answer_after": demo_agent}}
+        # the demo's simulated agents answer after a few seconds and hang up after a minute
+        overrides["central"] = {"sim": {"answer_after": demo_agent, "hangup_after": 60.0}}
     return parse_config(deep_merge(data, overrides), str(path), text)
 
 
 class BoothDaemon:
-    def __init__(self, config: BoothConfig, options: dict[str, DriverOptions],
-                 config_path: Path, sim: bool) -> None:
+    def __init__(
+        self, config: BoothConfig, options: dict[str, DriverOptions], config_path: Path, sim: bool
+    ) -> None:
         self.config = config
         self.options = options
         self.config_path = config_path
@@ -105,28 +107,26 @@ class BoothDaemon:
         try:
             await control.start()
         except OSError as exc:
-            log.error("control socket unavailable", extra={"path": str(self.config.control.socket),
-                                                         "error": str(exc)})
+            log.error(
+                "control socket unavailable",
+                extra={"path": str(self.config.control.socket), "error": str(exc)},
+            )
         interval = self.config.timing.tick
         wd = watchdog_interval()
         if wd is not None:
             interval = min(interval, wd)
         self.notifier.ready(f"booth {self.config.booth.id} starting")
         log.info("booth daemon running", extra={"booth": self.config.booth.id, "sim": self.sim})
-        last_state = ""
+
+        def show_state(state: str) -> None:
+            self.notifier.status(f"state={state}")
+
+        def ping() -> None:
+            self.notifier.watchdog()
+
+        controller.state_listeners.append(show_state)
         try:
-            while not self.stop_event.is_set():
-                healthy = await controller.tick()
-                if healthy:
-                    self.notifier.watchdog()
-                state = controller.state
-                if state != last_state:
-                    self.notifier.status(f"state={state}")
-                    last_state = state
-                try:
-                    await asyncio.wait_for(self.stop_event.wait(), timeout=interval)
-                except TimeoutError:
-                    pass
+            await controller.run_main_loop(self.stop_event, ping, interval)
         finally:
             self.notifier.stopping()
             log.info("booth daemon stopping")
@@ -137,7 +137,9 @@ class BoothDaemon:
 
 
 def run_daemon(
-    config_path: Path, sim: bool = False, socket: Path | None = None,
+    config_path: Path,
+    sim: bool = False,
+    socket: Path | None = None,
     demo_agent: float | None = None,
 ) -> int:
     try:

@@ -61,7 +61,8 @@ class DoorSupervisor:
                 self._task(self.actuators.door_open())
         elif self.wanted is DoorPosition.CLOSED:
             self._cancel_reclose()
-            self._reclose = self.clock.call_later(self.config.timing.reclose_delay, self._reclose_now)
+            delay = self.config.timing.reclose_delay
+            self._reclose = self.clock.call_later(delay, self._reclose_now)
 
     def on_position(self, position: DoorPosition) -> None:
         pass

@@ -57,29 +57,51 @@ SETTLE_FROM = ["selftest", "privacy_reset"]
 TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "booted", "source": "booting", "dest": "selftest"},
     # where the booth rests after a self-test or a privacy reset, by priority
-    {"trigger": "settle", "source": SETTLE_FROM, "dest": "emergency",
-     "conditions": "emergency_active"},
+    {
+        "trigger": "settle",
+        "source": SETTLE_FROM,
+        "dest": "emergency",
+        "conditions": "emergency_active",
+    },
     {"trigger": "settle", "source": SETTLE_FROM, "dest": "fault", "conditions": "critical_failure"},
-    {"trigger": "settle", "source": SETTLE_FROM, "dest": "maintenance",
-     "conditions": "maintenance_requested"},
-    {"trigger": "settle", "source": SETTLE_FROM, "dest": "offline", "unless": "link_up"},
+    {
+        "trigger": "settle",
+        "source": SETTLE_FROM,
+        "dest": "maintenance",
+        "conditions": "maintenance_requested",
+    },
+    {"trigger": "settle", "source": SETTLE_FROM, "dest": "offline", "unless": "link_is_up"},
     {"trigger": "settle", "source": SETTLE_FROM, "dest": "idle"},
     # safety first
     {"trigger": "emergency_on", "source": ALL_BUT_EMERGENCY, "dest": "emergency"},
-    {"trigger": "emergency_off", "source": "emergency", "dest": "privacy_reset",
-     "unless": "present"},
-    {"trigger": "presence_off", "source": "emergency", "dest": "privacy_reset",
-     "unless": "emergency_active"},
+    {
+        "trigger": "emergency_off",
+        "source": "emergency",
+        "dest": "privacy_reset",
+        "unless": "present",
+    },
+    {
+        "trigger": "presence_off",
+        "source": "emergency",
+        "dest": "privacy_reset",
+        "unless": "emergency_active",
+    },
     {"trigger": "critical_fault", "source": FAULTABLE, "dest": "fault"},
     {"trigger": "faults_cleared", "source": "fault", "dest": "selftest"},
     # the citizen's way through the booth
     {"trigger": "presence_on", "source": "idle", "dest": "occupied"},
     {"trigger": "call_queued", "source": "occupied", "dest": "queued"},
     {"trigger": "call_queued", "source": "queued", "dest": None, "after": "update_queue"},
-    {"trigger": "call_connected", "source": ["occupied", "queued", "in_call.transferring"],
-     "dest": "in_call"},
-    {"trigger": "call_transferring", "source": ["in_call.talking", "in_call.signing"],
-     "dest": "in_call.transferring"},
+    {
+        "trigger": "call_connected",
+        "source": ["occupied", "queued", "in_call.transferring"],
+        "dest": "in_call",
+    },
+    {
+        "trigger": "call_transferring",
+        "source": ["in_call.talking", "in_call.signing"],
+        "dest": "in_call.transferring",
+    },
     {"trigger": "signature_requested", "source": "in_call.talking", "dest": "in_call.signing"},
     {"trigger": "signature_finished", "source": "in_call.signing", "dest": "in_call.talking"},
     {"trigger": "call_ended", "source": SESSION_STATES, "dest": "farewell"},
@@ -92,9 +114,11 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "link_down", "source": SESSION_STATES, "dest": "farewell"},
     {"trigger": "link_up", "source": "offline", "dest": "idle"},
     # technicians
-    {"trigger": "maintenance_enter",
-     "source": ["selftest", "idle", "occupied", "queued", "farewell", "offline", "fault"],
-     "dest": "maintenance"},
+    {
+        "trigger": "maintenance_enter",
+        "source": ["selftest", "idle", "occupied", "queued", "farewell", "offline", "fault"],
+        "dest": "maintenance",
+    },
     {"trigger": "maintenance_exit", "source": "maintenance", "dest": "selftest"},
 ]
 

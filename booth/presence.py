@@ -73,6 +73,11 @@ class PresenceFilter:
     # -- door signal ---------------------------------------------------------------------------
     def door_changed(self, t: float, is_closed: bool) -> None:
         if not is_closed:
+            if not self._door_open_now and self.present and not self._threshold.state:
+                # The sonar lost the citizen while the door was closed (sitting still): this
+                # opening is them leaving. Count the absence from now, so the booth does not
+                # close the door on them the moment they open it.
+                self._raw_since = t
             self._door_open_now = True
             self._door_open_at = t
         else:

@@ -1,1 +1,3 @@
-"""Hardware abstraction layer: device interfaces, value types, health model. Imports nothing of ours."""
+"""Hardware abstraction layer: device interfaces, value types, health model.
+
+Imports nothing of ours."""

@@ -88,7 +88,7 @@ class LightChannel(Device, Protocol):
 
 @runtime_checkable
 class Plc(Device, Protocol):
-    """Programmable logic controller: digital I/O, registers, emergency input, dead-man heartbeat."""
+    """PLC: digital I/O, registers, emergency input, dead-man heartbeat."""
 
     async def read_input(self, name: str) -> bool: ...
 

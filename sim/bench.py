@@ -28,6 +28,7 @@ import typer
 
 from booth.trace import TraceRecord
 from hal.clock import LoopClock
+from hal.events import DeviceEvent, DoorPosition, DoorPositionChanged
 from sim.harness import SimBooth
 
 app = typer.Typer(help="Benchmarks that print numbers.", no_args_is_help=True)
@@ -42,8 +43,8 @@ def _pct(values: list[float], p: float) -> float:
 async def _latency(samples: int) -> dict[str, Any]:
     clock = LoopClock()
     booth = SimBooth.from_example(
-        clock, {"timing": {"privacy_reset": 0.0}, "devices": {"door": {"options": {
-            "travel_time": 0.05}}}}
+        clock,
+        {"timing": {"privacy_reset": 0.0}, "devices": {"door": {"options": {"travel_time": 0.05}}}},
     )
     seen: dict[str, float] = {}
     waiter: dict[str, asyncio.Event] = {}
@@ -63,9 +64,9 @@ async def _latency(samples: int) -> dict[str, Any]:
     booth.trace.subscribe(on_record)
     await booth.start()
 
-    async def wait_for(key: str, timeout: float = 10.0) -> None:
+    async def wait_for(key: str, within: float = 10.0) -> None:
         ev = waiter.setdefault(key, asyncio.Event())
-        await asyncio.wait_for(ev.wait(), timeout)
+        await asyncio.wait_for(ev.wait(), within)
 
     async def arm(key: str) -> None:
         waiter[key] = asyncio.Event()
@@ -85,13 +86,26 @@ async def _latency(samples: int) -> dict[str, Any]:
 
     obstruction: list[float] = []
     door: Any = booth.devices["door"]
+    reached: dict[DoorPosition, asyncio.Event] = {}
+
+    def on_door(event: DeviceEvent) -> None:
+        if isinstance(event, DoorPositionChanged) and event.position in reached:
+            reached[event.position].set()
+
+    door.subscribe(on_door)
+
+    async def door_reaches(position: DoorPosition) -> None:
+        reached[position] = asyncio.Event()
+        if door.position() is not position:
+            await asyncio.wait_for(reached[position].wait(), 10.0)
+
     for _ in range(samples):
+        opened = asyncio.create_task(door_reaches(DoorPosition.OPEN))
         await door.open()
-        while door.position().value != "open":
-            await asyncio.sleep(0.005)
-        await booth.controller.door.want(door.position().__class__("closed"))
-        while door.position().value != "closing":
-            await asyncio.sleep(0.001)
+        await opened
+        closing = asyncio.create_task(door_reaches(DoorPosition.CLOSING))
+        await booth.controller.door.want(DoorPosition.CLOSED)
+        await closing
         await arm("door.open")
         t0 = time.perf_counter()
         booth.inject("door.obstruct")
@@ -108,8 +122,10 @@ async def _latency(samples: int) -> dict[str, Any]:
             "max_ms": round(max(values), 3),
         }
 
-    return {"emergency_to_door_open": summary(emergency),
-            "obstruction_to_reopen": summary(obstruction)}
+    return {
+        "emergency_to_door_open": summary(emergency),
+        "obstruction_to_reopen": summary(obstruction),
+    }
 
 
 def lisa_executable() -> str:
@@ -128,7 +144,8 @@ def _idle_daemon(seconds: float) -> dict[str, Any]:
         cfg.write_text(text, "utf-8")
         proc = subprocess.Popen(
             [lisa_executable(), "booth", "run", "--sim", "--config", str(cfg)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             deadline = time.monotonic() + 30
@@ -171,8 +188,14 @@ def _scenario_100(repeat: int) -> dict[str, Any]:
     t = 2.0
     steps = 0
     while steps < 100:
-        for do, dt in (("person.enter", 5), ("agent.answer", 10), ("agent.transfer", 5),
-                       ("agent.answer", 10), ("agent.hangup", 3), ("person.leave", 20)):
+        for do, dt in (
+            ("person.enter", 5),
+            ("agent.answer", 10),
+            ("agent.transfer", 5),
+            ("agent.answer", 10),
+            ("agent.hangup", 3),
+            ("person.leave", 20),
+        ):
             extra = '\nqueue = "wohngeld"' if do == "agent.transfer" else ""
             parts.append(f'[[step]]\nat = {t}\ndo = "{do}"{extra}\n')
             t += dt
@@ -186,8 +209,12 @@ def _scenario_100(repeat: int) -> dict[str, Any]:
         result = run_scenario(scenario)
         walls.append(time.perf_counter() - t0)
         passed &= result.passed
-    return {"steps": len(scenario.steps), "virtual_s": round(scenario.duration, 1),
-            "wall_s_median": round(statistics.median(walls), 4), "passed": passed}
+    return {
+        "steps": len(scenario.steps),
+        "virtual_s": round(scenario.duration, 1),
+        "wall_s_median": round(statistics.median(walls), 4),
+        "passed": passed,
+    }
 
 
 @app.command("booth")
@@ -201,20 +228,30 @@ def bench_booth(
         "latency": asyncio.run(_latency(samples)),
         "idle_daemon": _idle_daemon(idle_seconds),
         "scenario_100_steps": _scenario_100(5),
-        "targets": {"latency_p99_ms": 5.0, "idle_cpu_percent": 1.0, "idle_rss_mb": 80.0,
-                    "scenario_100_wall_s": 1.0},
+        "targets": {
+            "latency_p99_ms": 5.0,
+            "idle_cpu_percent": 1.0,
+            "idle_rss_mb": 80.0,
+            "scenario_100_wall_s": 1.0,
+        },
     }
     if as_json:
         print(json.dumps(result))
         return
     lat = result["latency"]
     for name, s in lat.items():
-        print(f"{name:<26} n={s['n']:<4} p50={s['p50_ms']:.3f} ms  p99={s['p99_ms']:.3f} ms  "
-              f"max={s['max_ms']:.3f} ms   (target p99 < 5 ms)")
+        print(
+            f"{name:<26} n={s['n']:<4} p50={s['p50_ms']:.3f} ms  p99={s['p99_ms']:.3f} ms  "
+            f"max={s['max_ms']:.3f} ms   (target p99 < 5 ms)"
+        )
     idle = result["idle_daemon"]
-    print(f"idle daemon (sim)          cpu={idle['cpu_percent_of_one_core']:.2f} % of one core "
-          f"(target < 1 %)  rss={idle['rss_mb']:.1f} MB (target < 80 MB)  "
-          f"over {idle['seconds']} s")
+    print(
+        f"idle daemon (sim)          cpu={idle['cpu_percent_of_one_core']:.2f} % of one core "
+        f"(target < 1 %)  rss={idle['rss_mb']:.1f} MB (target < 80 MB)  "
+        f"over {idle['seconds']} s"
+    )
     sc = result["scenario_100_steps"]
-    print(f"100-step scenario          wall={sc['wall_s_median']:.4f} s for {sc['virtual_s']} s "
-          f"virtual (target < 1 s), passed={sc['passed']}")
+    print(
+        f"100-step scenario          wall={sc['wall_s_median']:.4f} s for {sc['virtual_s']} s "
+        f"virtual (target < 1 s), passed={sc['passed']}"
+    )

@@ -80,8 +80,12 @@ class SimCentral:
         self.connected = False
         self.transfer_target = None
         self.requests.append(session)
-        self._later(0.0, lambda: self._send(CallQueued(session, self.config.queue_position,
-                                                       self.config.estimated_wait)))
+        self._later(
+            0.0,
+            lambda: self._send(
+                CallQueued(session, self.config.queue_position, self.config.estimated_wait)
+            ),
+        )
         if self.config.answer_after is not None:
             self._later(self.config.answer_after, self.answer)
 
@@ -172,8 +176,12 @@ class SimCentral:
     def _schedule_retry(self) -> None:
         delay = self.backoff(self.attempts)
         if self.trace is not None:
-            self.trace.record("central", event="reconnect scheduled", attempt=self.attempts + 1,
-                              delay=round(delay, 3))
+            self.trace.record(
+                "central",
+                event="reconnect scheduled",
+                attempt=self.attempts + 1,
+                delay=round(delay, 3),
+            )
         self._retry = self.clock.call_later(delay, self._attempt)
 
     def _attempt(self) -> None:

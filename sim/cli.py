@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from sim.harness import INPUTS
 
@@ -31,7 +32,9 @@ def run(
         try:
             scenario = parse_scenario(path)
         except ScenarioError as exc:
-            err.print(f"[red]malformed scenario[/] {exc}", highlight=False)
+            err.print(
+                f"[red]malformed scenario[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+            )
             worst = max(worst, 2)
             continue
 
@@ -43,7 +46,9 @@ def run(
         try:
             result = run_scenario(scenario, emit if as_json else None)
         except ScenarioError as exc:
-            err.print(f"[red]malformed scenario[/] {exc}", highlight=False)
+            err.print(
+                f"[red]malformed scenario[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+            )
             worst = max(worst, 2)
             continue
         if as_json:
@@ -58,8 +63,10 @@ def run(
             sys.stdout.write(json.dumps(verdict, ensure_ascii=False) + "\n")
         if result.passed:
             if not as_json:
-                print(f"PASS {path} ({result.checked} expectations, {len(scenario.steps)} steps, "
-                      f"{scenario.duration:g} s virtual)")
+                print(
+                    f"PASS {path} ({result.checked} expectations, {len(scenario.steps)} steps, "
+                    f"{scenario.duration:g} s virtual)"
+                )
         else:
             assert result.failure is not None
             if not as_json:
@@ -76,3 +83,31 @@ def inputs() -> None:
         args = [f"{k}=<{t.__name__}>" for k, t in spec.args.items()]
         args += [f"[{k}=<{t.__name__}>]" for k, t in spec.optional.items()]
         print(f"{spec.name:<20} {' '.join(args):<28} {spec.help}")
+
+
+@app.command("console")
+def console(
+    socket: Annotated[
+        Path | None,
+        typer.Option(
+            "--socket",
+            help="Control socket of the simulated booth (default: control.socket of --config, "
+            "else $LISA_SOCKET, else /run/lisa/booth.sock).",
+            show_default=False,
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="Booth config naming the control socket.", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Attach to a running simulated booth (lisa booth run --sim): live view and inputs.
+
+    Commands: the inputs of `lisa sim inputs` with key=value arguments, the aliases e l a h f F
+    o c, status, wait N, help, quit. With stdin piped it works line by line: each command's
+    result, then a one-line state summary (exit 1 when a command failed, 3: no daemon)."""
+    from sim.console import run_console
+
+    raise typer.Exit(run_console(socket, config))

@@ -6,7 +6,6 @@ scenario runner, the control socket and the console.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -32,15 +31,25 @@ class InputSpec:
 INPUTS: dict[str, InputSpec] = {
     spec.name: spec
     for spec in [
-        InputSpec("person.enter", "a citizen walks in (refused while entry is locked)", {},
-                  {"distance": float}),
+        InputSpec(
+            "person.enter",
+            "a citizen walks in (refused while entry is locked)",
+            {},
+            {"distance": float},
+        ),
         InputSpec("person.leave", "the citizen opens the door and leaves", {}, {}),
-        InputSpec("person.still", "the citizen sits still out of the sonar's view (no echo)",
-                  {}, {}),
-        InputSpec("presence.distance", "the sonar reads this distance from now on",
-                  {"distance": float}, {}),
-        InputSpec("presence.spurious", "a few spurious sonar echoes", {"distance": float},
-                  {"count": int}),
+        InputSpec(
+            "person.still", "the citizen sits still out of the sonar's view (no echo)", {}, {}
+        ),
+        InputSpec(
+            "presence.distance",
+            "the sonar reads this distance from now on",
+            {"distance": float},
+            {},
+        ),
+        InputSpec(
+            "presence.spurious", "a few spurious sonar echoes", {"distance": float}, {"count": int}
+        ),
         InputSpec("presence.garbage", "the sonar returns nonsense", {}, {"count": int}),
         InputSpec("door.obstruct", "something blocks the door", {}, {}),
         InputSpec("door.clear", "the door is clear again", {}, {}),
@@ -52,8 +61,12 @@ INPUTS: dict[str, InputSpec] = {
         InputSpec("link.up", "the network is back (the next reconnect succeeds)", {}, {}),
         InputSpec("device.fail", "a device fails", {"device": str}, {"reason": str}),
         InputSpec("device.recover", "a failed device recovers", {"device": str}, {}),
-        InputSpec("agent.answer", "an agent answers (front desk, or the transfer target)", {},
-                  {"queue": str}),
+        InputSpec(
+            "agent.answer",
+            "an agent answers (front desk, or the transfer target)",
+            {},
+            {"queue": str},
+        ),
         InputSpec("agent.transfer", "the agent transfers the call", {"queue": str}, {}),
         InputSpec("agent.hangup", "the agent ends the call", {}, {}),
         InputSpec("agent.unavailable", "nobody can take the call (closed)", {}, {}),
@@ -73,7 +86,7 @@ def check_input(name: str, args: dict[str, Any]) -> dict[str, Any]:
     if spec is None:
         raise InputError(f"unknown input {name!r} (known: {', '.join(INPUTS)})")
     out: dict[str, Any] = {}
-    for key, typ in spec.args.items():
+    for key in spec.args:
         if key not in args:
             raise InputError(f"input {name!r} needs argument {key!r}")
     allowed = {**spec.args, **spec.optional}
@@ -116,7 +129,8 @@ class SimBooth:
 
             self.central = NoCentral()
         self.controller = BoothController(config, self.devices, self.central, clock, self.trace)
-        self._ticker: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+        self._main: asyncio.Task[None] | None = None
 
     @classmethod
     def from_data(
@@ -138,22 +152,44 @@ class SimBooth:
         return cls.from_data(tomllib.loads(text), clock, str(path), text)
 
     async def start(self) -> None:
+        """Start the controller and its main loop, as the daemon runs it (PLC heartbeat, health
+        check): without it the PLC's dead-man would trip."""
         await self.controller.start()
-        # the main-loop tick, as the daemon runs it: without it the PLC's dead-man would trip
-        self._ticker = asyncio.create_task(self._tick_loop(), name="sim-booth-tick")
+        self._stop = asyncio.Event()
+        self._main = asyncio.create_task(
+            self.controller.run_main_loop(self._stop), name="sim-booth-main"
+        )
 
     async def stop(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
-            self._ticker = None
+        if self._main is not None:
+            self._stop.set()
+            await self._main
+            self._main = None
         await self.controller.stop()
 
-    async def _tick_loop(self) -> None:
-        while True:
-            await self.controller.tick()
-            await asyncio.sleep(self.config.timing.tick)
+    async def wait_state(self, state: str, within: float = 60.0) -> None:
+        """Wait until the booth is in top-level ``state`` (or ``detail`` state), at most
+        ``within`` seconds of the booth's clock; raises ``TimeoutError`` otherwise."""
+
+        def matches(current: str) -> bool:
+            return current == state or current.split(".", 1)[0] == state
+
+        if matches(self.controller.state):
+            await self.controller.settled()
+            return
+        reached = asyncio.Event()
+
+        def listener(current: str) -> None:
+            if matches(current):
+                reached.set()
+
+        self.controller.state_listeners.append(listener)
+        try:
+            async with asyncio.timeout(within):
+                await reached.wait()
+                await self.controller.settled()
+        finally:
+            self.controller.state_listeners.remove(listener)
 
     def dev(self, slot: str) -> Any:
         try:
@@ -166,7 +202,8 @@ class SimBooth:
     def inject(self, name: str, args: dict[str, Any] | None = None) -> str:
         """Apply a simulator input; returns a short description of what happened."""
         a = check_input(name, args or {})
-        self.trace.record("input", device="sim", input=name, **a)
+        shown = {k: ("<redacted>" if k == "uid" else v) for k, v in a.items()}
+        self.trace.record("input", device="sim", input=name, args=shown)
         if name == "person.enter":
             door = self.dev("door")
             if not door.entry_request():

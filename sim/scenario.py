@@ -194,9 +194,7 @@ def parse_scenario(path: Path | str, text: str | None = None) -> Scenario:
                 raise ValueError(f"expects nothing (give one of: {', '.join(EXPECT_KEYS)})")
             for k, v in checks.items():
                 if v not in _CHOICES[k]:
-                    raise ValueError(
-                        f"{k} {v!r} is not one of: {', '.join(sorted(_CHOICES[k]))}"
-                    )
+                    raise ValueError(f"{k} {v!r} is not one of: {', '.join(sorted(_CHOICES[k]))}")
         except ValueError as exc:
             raise ScenarioError(f"{where}: {exc}") from None
         expects.append(Expect(i + 1, line, at, checks))
@@ -262,7 +260,9 @@ async def run_async(scenario: Scenario, on_record: Any = None) -> Result:
                 try:
                     booth.inject(item.do, item.args)
                 except InputError as exc:
-                    raise ScenarioError(f"{scenario.path}:{item.line}: step #{item.index}: {exc}")
+                    raise ScenarioError(
+                        f"{scenario.path}:{item.line}: step #{item.index}: {exc}"
+                    ) from None
             else:
                 actual = observe(booth)
                 result.checked += 1

@@ -58,7 +58,10 @@ def test_unknown_key_names_line_and_key(tmp_path: Path) -> None:
 
 
 def test_wrong_type_shows_value(tmp_path: Path) -> None:
-    text = BASE.replace('driver = "sim"\n\n[devices.plc]', 'driver = "sim"\n[devices.door.options]\ntravel_time = "slow"\n\n[devices.plc]')
+    text = BASE.replace(
+        'driver = "sim"\n\n[devices.plc]',
+        'driver = "sim"\n[devices.door.options]\ntravel_time = "slow"\n\n[devices.plc]',
+    )
     with pytest.raises(ConfigError) as exc:
         load_config(write(tmp_path, text))
     msg = str(exc.value)
@@ -69,7 +72,9 @@ def test_wrong_type_shows_value(tmp_path: Path) -> None:
 
 def test_unknown_driver_lists_known(tmp_path: Path) -> None:
     text = BASE.replace('[devices.door]\ndriver = "sim"', '[devices.door]\ndriver = "magic"')
-    with pytest.raises(ConfigError, match=r"devices\.door\.driver: unknown door driver 'magic' \(known: .*sim"):
+    with pytest.raises(
+        ConfigError, match=r"devices\.door\.driver: unknown door driver 'magic' \(known: .*sim"
+    ):
         load_config(write(tmp_path, text))
 
 
@@ -92,7 +97,9 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_check_config_cli_exit_codes(tmp_path: Path) -> None:
-    ok = subprocess.run([LISA, "booth", "check-config", str(EXAMPLES[0])], capture_output=True, text=True)
+    ok = subprocess.run(
+        [LISA, "booth", "check-config", str(EXAMPLES[0])], capture_output=True, text=True
+    )
     assert ok.returncode == 0, ok.stderr
     assert "OK" in ok.stdout
     bad = write(tmp_path, BASE + "\n[timing]\ntick = -1\n")

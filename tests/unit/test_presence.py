@@ -8,7 +8,9 @@ from booth.presence import HysteresisThreshold, MedianWindow, PresenceFilter
 DT = 0.1  # sonar sample interval
 
 
-def feed(f: PresenceFilter, t0: float, seconds: float, distance: float | None) -> list[tuple[float, bool]]:
+def feed(
+    f: PresenceFilter, t0: float, seconds: float, distance: float | None
+) -> list[tuple[float, bool]]:
     changes = []
     n = round(seconds / DT)
     for i in range(n):
@@ -90,8 +92,12 @@ def test_door_closed_hold_releases_when_the_door_opens_later() -> None:
     f.door_changed(3.0, is_closed=True)
     assert feed(f, 3.0, 30.0, 2.4) == []  # held: door never opened
     f.door_changed(33.0, is_closed=False)
-    changes = feed(f, 33.0, 1.0, 2.4)
+    # the citizen is only now on the way out: absence counts from the opening, so the booth
+    # does not close the door on them the moment they open it
+    assert feed(f, 33.0, 4.9, 2.4) == []
+    changes = feed(f, 37.9, 1.0, 2.4)
     assert changes and changes[0][1] is False
+    assert 38.0 <= changes[0][0] <= 38.2
 
 
 def test_without_door_confirmation_absence_uses_sonar_only() -> None:
