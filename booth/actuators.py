@@ -79,6 +79,11 @@ class Actuators:
         self.trace.record("actuator", device="display", action="waiting_video", value=on)
         return True
 
+    async def signature(self, enabled: bool) -> bool:
+        if enabled:
+            return await self._call("signature", "enable", "enable")
+        return await self._call("signature", "disable", "disable")
+
     async def wipe(self) -> bool:
         """Privacy reset of device-side buffers (signature pad cleared, pad disabled)."""
         ok = True

@@ -63,6 +63,19 @@ class CallUnavailable(CentralEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class SignatureRequested(CentralEvent):
+    """The agent asks the citizen to sign (the document is shown on the booth screen)."""
+
+    session: str
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureFinished(CentralEvent):
+    session: str
+    signed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class RemoteCommand(CentralEvent):
     """A command from the central side (agent, supervisor, technician)."""
 

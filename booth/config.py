@@ -123,6 +123,11 @@ class TimingConfig(_Model):
         description="A device that does not answer a request within this (s) is "
         "reported; the controller goes on.",
     )
+    fault_recheck: float = Field(
+        60.0,
+        gt=0,
+        description="Out of service because of a failed self-test only: re-test this often (s).",
+    )
     tick: float = Field(
         1.0, gt=0, le=10, description="Main loop tick: PLC heartbeat, health check, watchdog (s)."
     )
@@ -160,6 +165,9 @@ class SimCentralConfig(_Model):
     )
     hangup_after: float | None = Field(
         None, ge=0, description="Simulated agent hangs up this long after answering (s)."
+    )
+    queue_after: float = Field(
+        0.0, ge=0, description="Delay before the simulated central reports the queue position (s)."
     )
     queue_position: int = Field(1, ge=1, description="Position reported while waiting.")
     estimated_wait: float = Field(60.0, ge=0, description="Estimated wait reported (s).")

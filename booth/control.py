@@ -800,7 +800,13 @@ class ControlServer:
 
     async def _maintenance(self, enter: bool, uid: int | None) -> dict[str, Any]:
         c = self.controller
-        c.request_maintenance(enter, by="diag")
+        if not c.request_maintenance(enter, by="diag"):
+            state = top_state(c.state)
+            return {
+                "ok": False,
+                "error": f"refused: the booth is in {state}; maintenance can start when no "
+                "citizen is in a call and there is no emergency",
+            }
         if uid is not None:
             log.info(
                 "maintenance requested over the control socket",
@@ -818,8 +824,7 @@ class ControlServer:
         out: dict[str, Any] = {"ok": True, "enter": enter, "state": state, "reached": reached()}
         if not out["reached"]:
             out["note"] = (
-                f"requested; the booth is still in state {state} and switches as soon as it "
-                "can (not during a call or an emergency)"
+                f"requested; the booth is still in state {state} and switches as soon as it can"
                 if enter
                 else f"requested; the booth is still in state {state}"
             )

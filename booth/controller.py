@@ -28,6 +28,8 @@ from booth.central import (
     LinkDown,
     LinkUp,
     RemoteCommand,
+    SignatureFinished,
+    SignatureRequested,
 )
 from booth.config import BoothConfig
 from booth.door import DoorSupervisor
@@ -56,6 +58,8 @@ from hal.health import HealthStatus, SelftestOutcome, SelftestResult
 log = logging.getLogger("lisa.booth")
 
 URGENT_TRIGGERS = {"emergency_on", "critical_fault"}
+# a technician cannot take the booth over from a citizen's call or an emergency
+MAINTENANCE_REFUSED = {"in_call", "emergency"}
 STOP_TIMEOUT = 5.0  # s the dispatcher gets to finish its current trigger on stop
 STUCK_AFTER = 10.0  # s a single transition may take before the watchdog is withheld
 
@@ -307,10 +311,19 @@ class BoothController:
         else:
             self.request_maintenance(True, by="badge")
 
-    def request_maintenance(self, enter: bool, by: str) -> None:
+    def request_maintenance(self, enter: bool, by: str) -> bool:
+        """A technician asks for (or ends) maintenance. Refused while a citizen is in a call or
+        during an emergency; returns whether the request was taken."""
+        top = top_state(self.state)
+        if enter and top in MAINTENANCE_REFUSED:
+            self.trace.record(
+                "info", event="maintenance refused", by=by, reason=f"booth is in {top}"
+            )
+            return False
         self.trace.record("info", event="maintenance", enter=enter, by=by)
         self.maintenance_wanted = enter
         self.post("maintenance_enter" if enter else "maintenance_exit")
+        return True
 
     def _on_health(self, event: HealthChanged) -> None:
         slot = self._slot_of(event.device)
@@ -367,6 +380,10 @@ class BoothController:
                 "phone": event.phone or self.config.central.phone,
             }
             self.post("call_unavailable")
+        elif isinstance(event, SignatureRequested) and self._current_session(event.session):
+            self.post("signature_requested")
+        elif isinstance(event, SignatureFinished) and self._current_session(event.session):
+            self.post("signature_finished")
         elif isinstance(event, RemoteCommand):
             self.trace.record("info", event="remote command", cmd=event.cmd)
 
@@ -505,7 +522,8 @@ class BoothController:
             lock=False,
             loop=False,
         )
-        if self.presence.present:  # someone came in while the booth was not yet idle
+        # someone came in while the booth was not yet idle (and is not just leaving)
+        if self.presence.present and self.presence.snapshot().raw:
             self.post("presence_on")
 
     async def exit_idle(self) -> None:
@@ -561,6 +579,12 @@ class BoothController:
 
     async def enter_in_call_signing(self) -> None:
         await self.show(Screen("signing"))
+        if "signature" in self.devices:
+            await self.actuators.signature(True)
+
+    async def exit_in_call_signing(self) -> None:
+        if "signature" in self.devices:
+            await self.actuators.signature(False)
 
     async def enter_farewell(self) -> None:
         page = "farewell"
@@ -633,9 +657,18 @@ class BoothController:
             lock=False,
             loop=False,
         )
+        # a fault seen only by a self-test (health still ok) gets re-tested now and then
+        self._timer("fault_recheck", self.config.timing.fault_recheck, "recheck")
 
     async def exit_fault(self) -> None:
-        pass
+        self._cancel_timer("fault_recheck")
+
+    def device_unavailable(self) -> bool:
+        """A critical device reports itself unavailable (a re-test would not help)."""
+        return any(
+            self.config.critical(slot) and dev.health().status is HealthStatus.UNAVAILABLE
+            for slot, dev in self.devices.items()
+        )
 
     async def enter_maintenance(self) -> None:
         self.maintenance_wanted = True

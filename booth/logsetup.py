@@ -37,3 +37,5 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # transitions logs every callback at INFO; our trace already records each state change
+    logging.getLogger("transitions").setLevel(logging.WARNING)

@@ -40,6 +40,12 @@ STATES: list[Any] = [
         "initial": "talking",
         "children": [
             {"name": c, "on_enter": ["record_state", f"enter_in_call_{c}"]}
+            if c != "signing"
+            else {
+                "name": c,
+                "on_enter": ["record_state", f"enter_in_call_{c}"],
+                "on_exit": f"exit_in_call_{c}",
+            }
             for c in IN_CALL_SUBSTATES
         ],
     }
@@ -88,6 +94,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     },
     {"trigger": "critical_fault", "source": FAULTABLE, "dest": "fault"},
     {"trigger": "faults_cleared", "source": "fault", "dest": "selftest"},
+    {"trigger": "recheck", "source": "fault", "dest": "selftest", "unless": "device_unavailable"},
     # the citizen's way through the booth
     {"trigger": "presence_on", "source": "idle", "dest": "occupied"},
     {"trigger": "call_queued", "source": "occupied", "dest": "queued"},

@@ -83,6 +83,7 @@ async def _latency(samples: int) -> dict[str, Any]:
         emergency.append((seen["door.open"] - t0) * 1000)
         booth.inject("emergency.off")
         await wait_for("state.idle")
+        await booth.controller.settled()
 
     obstruction: list[float] = []
     door: Any = booth.devices["door"]
@@ -94,24 +95,26 @@ async def _latency(samples: int) -> dict[str, Any]:
 
     door.subscribe(on_door)
 
-    async def door_reaches(position: DoorPosition) -> None:
+    def expect_door(position: DoorPosition) -> asyncio.Event:
         reached[position] = asyncio.Event()
-        if door.position() is not position:
-            await asyncio.wait_for(reached[position].wait(), 10.0)
+        return reached[position]
 
     for _ in range(samples):
-        opened = asyncio.create_task(door_reaches(DoorPosition.OPEN))
+        opened = expect_door(DoorPosition.OPEN)
         await door.open()
-        await opened
-        closing = asyncio.create_task(door_reaches(DoorPosition.CLOSING))
+        if door.position() is not DoorPosition.OPEN:
+            await asyncio.wait_for(opened.wait(), 10.0)
+        closing = expect_door(DoorPosition.CLOSING)
         await booth.controller.door.want(DoorPosition.CLOSED)
-        await closing
+        if door.position() is not DoorPosition.CLOSING:
+            await asyncio.wait_for(closing.wait(), 10.0)
         await arm("door.open")
         t0 = time.perf_counter()
         booth.inject("door.obstruct")
         await wait_for("door.open")
         obstruction.append((seen["door.open"] - t0) * 1000)
         booth.inject("door.clear")
+        booth.controller.door.wanted = None  # no automatic re-close between samples
     await booth.stop()
 
     def summary(values: list[float]) -> dict[str, float]:

@@ -21,6 +21,8 @@ from booth.central import (
     CentralSink,
     LinkDown,
     LinkUp,
+    SignatureFinished,
+    SignatureRequested,
 )
 from booth.config import SimCentralConfig
 from booth.trace import Trace
@@ -81,7 +83,7 @@ class SimCentral:
         self.transfer_target = None
         self.requests.append(session)
         self._later(
-            0.0,
+            self.config.queue_after,
             lambda: self._send(
                 CallQueued(session, self.config.queue_position, self.config.estimated_wait)
             ),
@@ -118,6 +120,19 @@ class SimCentral:
         self._send(CallTransferring(self.session, queue))
         if self.config.answer_after is not None:
             self._later(self.config.answer_after, self.answer)
+        return True
+
+    def request_signature(self) -> bool:
+        """The agent asks the citizen to sign."""
+        if not self.up or self.session is None or not self.connected:
+            return False
+        self._send(SignatureRequested(self.session))
+        return True
+
+    def signature_done(self) -> bool:
+        if not self.up or self.session is None or not self.connected:
+            return False
+        self._send(SignatureFinished(self.session))
         return True
 
     def hangup(self) -> bool:

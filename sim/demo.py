@@ -97,6 +97,11 @@ def demo(
                 print("the booth daemon did not come up within 30 s", file=sys.stderr)
                 raise typer.Exit(1)
             time.sleep(0.1)
+        with ControlClient(socket) as client:  # let the self-test finish first
+            while client.call("status").get("state") in ("booting", "selftest"):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
         print(
             "booth is up. In the console type `help`; `e` walks a citizen in, `l` lets them "
             "leave, `f`/`F` trip/clear the fire alarm, `quit` ends the demo.\n"

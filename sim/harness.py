@@ -61,6 +61,10 @@ INPUTS: dict[str, InputSpec] = {
         InputSpec("link.up", "the network is back (the next reconnect succeeds)", {}, {}),
         InputSpec("device.fail", "a device fails", {"device": str}, {"reason": str}),
         InputSpec("device.recover", "a failed device recovers", {"device": str}, {}),
+        InputSpec("camera.black", "a camera delivers black images (its self-test fails, its "
+                  "health stays ok)", {"device": str}, {}),
+        InputSpec("camera.normal", "the camera delivers normal images again", {"device": str},
+                  {}),
         InputSpec(
             "agent.answer",
             "an agent answers (front desk, or the transfer target)",
@@ -69,6 +73,8 @@ INPUTS: dict[str, InputSpec] = {
         ),
         InputSpec("agent.transfer", "the agent transfers the call", {"queue": str}, {}),
         InputSpec("agent.hangup", "the agent ends the call", {}, {}),
+        InputSpec("agent.signature", "the agent asks the citizen to sign on the pad", {}, {}),
+        InputSpec("agent.signature_done", "the signature is complete", {}, {}),
         InputSpec("agent.unavailable", "nobody can take the call (closed)", {}, {}),
         InputSpec("maintenance.enter", "technician command: maintenance mode", {}, {}),
         InputSpec("maintenance.exit", "technician command: leave maintenance", {}, {}),
@@ -247,11 +253,21 @@ class SimBooth:
             self.dev(a["device"]).fail(a.get("reason", "simulated failure"))
         elif name == "device.recover":
             self.dev(a["device"]).recover()
+        elif name in ("camera.black", "camera.normal"):
+            cam = self.dev(a["device"])
+            if not hasattr(cam, "black"):
+                raise InputError(f"device {a['device']!r} is not a camera")
+            cam.black() if name == "camera.black" else cam.normal()
         elif name == "agent.answer":
             return "answered" if self._central().answer(a.get("queue")) else "no call to answer"
         elif name == "agent.transfer":
             ok = self._central().transfer(a["queue"])
             return "transferring" if ok else "no connected call"
+        elif name == "agent.signature":
+            ok = self._central().request_signature()
+            return "signature requested" if ok else "no connected call"
+        elif name == "agent.signature_done":
+            return "signature done" if self._central().signature_done() else "no connected call"
         elif name == "agent.hangup":
             return "hung up" if self._central().hangup() else "no call"
         elif name == "agent.unavailable":

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from booth.machine import TOP_STATES
+from booth.machine import IN_CALL_SUBSTATES, TOP_STATES
 from sim.scenario import Result, parse_scenario, run_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,7 +73,8 @@ def test_the_folder_visits_every_state() -> None:
                 details.add(r["detail"])
     missing = [s for s in TOP_STATES if s not in states]
     assert not missing, f"no scenario visits: {', '.join(missing)}"
-    assert "in_call.transferring" in details
+    for sub in IN_CALL_SUBSTATES:
+        assert f"in_call.{sub}" in details, f"no scenario visits in_call.{sub}"
 
 
 # What the expectation keys (state, detail, door, sign, screen) cannot see: the trace shows it.
