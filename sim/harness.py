@@ -61,10 +61,13 @@ INPUTS: dict[str, InputSpec] = {
         InputSpec("link.up", "the network is back (the next reconnect succeeds)", {}, {}),
         InputSpec("device.fail", "a device fails", {"device": str}, {"reason": str}),
         InputSpec("device.recover", "a failed device recovers", {"device": str}, {}),
-        InputSpec("camera.black", "a camera delivers black images (its self-test fails, its "
-                  "health stays ok)", {"device": str}, {}),
-        InputSpec("camera.normal", "the camera delivers normal images again", {"device": str},
-                  {}),
+        InputSpec(
+            "camera.black",
+            "a camera delivers black images (its self-test fails, its health stays ok)",
+            {"device": str},
+            {},
+        ),
+        InputSpec("camera.normal", "the camera delivers normal images again", {"device": str}, {}),
         InputSpec(
             "agent.answer",
             "an agent answers (front desk, or the transfer target)",
