@@ -107,7 +107,8 @@ def demo(
             "leave, `f`/`F` trip/clear the fire alarm, `quit` ends the demo.\n"
         )
         if auto or not sys.stdin.isatty():
-            lines = AUTO_SCRIPT if auto or sys.stdin.isatty() else list(sys.stdin)
+            piped = [] if auto or sys.stdin.isatty() else list(sys.stdin)
+            lines = piped or AUTO_SCRIPT
             with ControlClient(socket) as client:
                 code = run_piped(client, lines, lambda s: print(s, flush=True))
         else:
