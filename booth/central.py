@@ -7,7 +7,7 @@ Implementations only *post* :class:`CentralEvent`s to the sink; the controller d
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 
@@ -75,15 +75,6 @@ class SignatureFinished(CentralEvent):
     signed: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class RemoteCommand(CentralEvent):
-    """A command from the central side (agent, supervisor, technician)."""
-
-    id: str
-    cmd: str
-    args: dict[str, Any] = field(default_factory=dict)
-
-
 CentralSink = Callable[[CentralEvent], None]
 
 
@@ -125,4 +116,4 @@ class NoCentral:
         pass
 
 
-CENTRALS = {"sim": "sim.central:SimCentral"}
+CENTRALS = {"sim": "sim.central:SimCentral", "mqtt": "booth.mqtt_link:MqttLink"}

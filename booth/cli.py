@@ -71,9 +71,16 @@ def check_config(
 
 @booth_app.command("run")
 def run(
-    config: Annotated[Path, typer.Option("--config", "-c", help="Booth config (TOML)")] = Path(
-        "/etc/lisa/booth.toml"
-    ),
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Booth config (TOML). Default: /etc/lisa/booth.toml, with --sim the shipped "
+            "simulated booth.",
+            show_default=False,
+        ),
+    ] = None,
     sim: Annotated[
         bool, typer.Option("--sim", help="Use simulated drivers for every device")
     ] = False,
@@ -84,11 +91,39 @@ def run(
         float | None,
         typer.Option("--demo-agent", help="(sim) a simulated agent answers after N s"),
     ] = None,
+    booth_id: Annotated[
+        str | None, typer.Option("--id", help="Booth id (overrides booth.id)")
+    ] = None,
+    broker: Annotated[
+        str | None,
+        typer.Option(
+            "--broker",
+            help="Talk to the bridge through this broker: mqtt://HOST:PORT or mqtts://HOST:PORT "
+            "(credentials from [mqtt] or LISA_MQTT_USERNAME / LISA_MQTT_PASSWORD)",
+        ),
+    ] = None,
+    state_dir: Annotated[
+        Path | None, typer.Option("--state-dir", help="State directory (overrides state_dir)")
+    ] = None,
 ) -> None:
     """Run the booth controller daemon (systemd: Type=notify with watchdog)."""
     from booth.daemon import run_daemon
 
-    code = run_daemon(config, sim=sim, socket=socket, demo_agent=demo_agent)
+    if config is None:
+        config = (
+            Path(__file__).resolve().parent / "examples" / "booth-sim.toml"
+            if sim
+            else Path("/etc/lisa/booth.toml")
+        )
+    code = run_daemon(
+        config,
+        sim=sim,
+        socket=socket,
+        demo_agent=demo_agent,
+        booth_id=booth_id,
+        broker=broker,
+        state_dir=state_dir,
+    )
     raise typer.Exit(code)
 
 

@@ -176,11 +176,39 @@ class SimCentralConfig(_Model):
     seed: int = Field(1, description="Seed of the reconnect jitter.")
 
 
+class MqttConfig(_Model):
+    """The MQTT link to the cloud bridge (used when central.kind = "mqtt")."""
+
+    url: str = Field(
+        description="Broker URL: mqtts://host:8883 (TLS) or mqtt://host:1883 (loopback/tests).",
+        pattern=r"^mqtts?://[^/:]+(:\d+)?/?$",
+    )
+    username: str | None = Field(
+        None, description="Broker user (the booth id); env LISA_MQTT_USERNAME overrides."
+    )
+    password: SecretStr | None = Field(
+        None, description="Broker password; env LISA_MQTT_PASSWORD overrides."
+    )
+    ca_file: Path | None = Field(None, description="CA certificate(s) to verify the broker.")
+    cert_file: Path | None = Field(None, description="Client certificate (optional).")
+    key_file: Path | None = Field(None, description="Client key (optional).")
+    keepalive: int = Field(15, ge=5, le=600, description="MQTT keepalive (s).")
+    client_id: str | None = Field(None, description="Default: lisa-booth-<booth id>.")
+    retry_initial: float = Field(1.0, gt=0, description="First reconnect delay (s), jittered.")
+    retry_max: float = Field(60.0, gt=0, description="Longest reconnect delay (s).")
+    require_bridge: bool = Field(
+        True,
+        description="Count the central side as reachable only while the bridge announces "
+        "itself online (lisa/v1/bridge/availability).",
+    )
+
+
 class CentralConfig(_Model):
-    kind: Literal["sim", "none"] = Field(
+    kind: Literal["sim", "mqtt", "none"] = Field(
         "sim",
-        description="How the booth reaches the central side: 'sim' = simulated in-process "
-        "central (until the MQTT link exists), 'none' = stand-alone (always offline).",
+        description="How the booth reaches the central side: 'mqtt' = the cloud bridge over "
+        "MQTT ([mqtt]), 'sim' = a simulated central inside the process, 'none' = stand-alone "
+        "(always offline).",
     )
     sim: SimCentralConfig = Field(default_factory=SimCentralConfig)
     opening_hours: str = Field("Mo–Fr 8–16 Uhr", description="Shown when nobody can be reached.")
@@ -195,10 +223,17 @@ class BoothConfig(_Model):
     maintenance: MaintenanceConfig = Field(default_factory=MaintenanceConfig)
     control: ControlConfig = Field(default_factory=ControlConfig)
     central: CentralConfig = Field(default_factory=CentralConfig)
+    mqtt: MqttConfig | None = Field(None, description="MQTT link (central.kind = 'mqtt').")
     state_dir: Path = Field(Path("/var/lib/lisa"), description="Where the booth keeps state.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level (logs are JSON lines on stderr, no personal data)."
     )
+
+    @model_validator(mode="after")
+    def _mqtt_needed(self) -> BoothConfig:
+        if self.central.kind == "mqtt" and self.mqtt is None:
+            raise ValueError("central.kind is 'mqtt' but there is no [mqtt] table")
+        return self
 
     def critical(self, slot: str) -> bool:
         dev = getattr(self.devices, slot)

@@ -9,6 +9,7 @@ a trigger when done, so an emergency is never stuck behind it.
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import logging
 import uuid
 from collections import deque
@@ -27,7 +28,6 @@ from booth.central import (
     CentralLink,
     LinkDown,
     LinkUp,
-    RemoteCommand,
     SignatureFinished,
     SignatureRequested,
 )
@@ -56,6 +56,11 @@ from hal.events import (
 from hal.health import HealthStatus, SelftestOutcome, SelftestResult
 
 log = logging.getLogger("lisa.booth")
+
+try:
+    SOFTWARE_VERSION = importlib.metadata.version("lisa")
+except importlib.metadata.PackageNotFoundError:  # running from a source tree
+    SOFTWARE_VERSION = "0+unknown"
 
 URGENT_TRIGGERS = {"emergency_on", "critical_fault"}
 # a technician cannot take the booth over from a citizen's call or an emergency
@@ -384,8 +389,6 @@ class BoothController:
             self.post("signature_requested")
         elif isinstance(event, SignatureFinished) and self._current_session(event.session):
             self.post("signature_finished")
-        elif isinstance(event, RemoteCommand):
-            self.trace.record("info", event="remote command", cmd=event.cmd)
 
     # ------------------------------------------------------------------------------ periodic
     async def tick(self) -> bool:
@@ -719,6 +722,7 @@ class BoothController:
             devices[slot] = entry
         snap = self.presence.snapshot()
         door = self.devices.get("door")
+        light = self.devices.get("light")
         return {
             "booth": self.config.booth.id,
             "state": top_state(self.state),
@@ -731,6 +735,9 @@ class BoothController:
             "door": door.position().value if door is not None else None,  # type: ignore[attr-defined]
             "screen": {"page": self.screen.page, "params": self.screen.params},
             "in_session": self.session is not None,
+            "session": self.session.id if self.session else None,
+            "sign": light.sign().value if light is not None else None,  # type: ignore[attr-defined]
+            "software": SOFTWARE_VERSION,
             "queue_position": self.session.position if self.session else None,
             "failures": self.critical_failures(),
             "devices": devices,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 import signal
 import sys
 import tomllib
@@ -34,7 +35,13 @@ Injector = Any  # callable(name, args) -> str, only for simulated booths
 
 
 def load_daemon_config(
-    path: Path, sim: bool, socket: Path | None, demo_agent: float | None
+    path: Path,
+    sim: bool,
+    socket: Path | None,
+    demo_agent: float | None,
+    booth_id: str | None = None,
+    broker: str | None = None,
+    state_dir: Path | None = None,
 ) -> tuple[BoothConfig, dict[str, DriverOptions]]:
     try:
         text = path.read_text("utf-8")
@@ -50,9 +57,26 @@ def load_daemon_config(
         overrides["control"] = {"allow_inject": True}
     if socket is not None:
         overrides.setdefault("control", {})["socket"] = str(socket)
+    if booth_id is not None:
+        overrides["booth"] = {"id": booth_id}
+    if state_dir is not None:
+        overrides["state_dir"] = str(state_dir)
+    if broker is not None:
+        overrides["central"] = {"kind": "mqtt"}
+        overrides["mqtt"] = {"url": broker}
+    mqtt_env = {
+        key: os.environ[var]
+        for key, var in (("username", "LISA_MQTT_USERNAME"), ("password", "LISA_MQTT_PASSWORD"))
+        if os.environ.get(var)
+    }
+    if mqtt_env:
+        overrides.setdefault("mqtt", {}).update(mqtt_env)
     if demo_agent is not None:
         # the demo's simulated agents answer after a few seconds and hang up after a minute
-        overrides["central"] = {"sim": {"answer_after": demo_agent, "hangup_after": 60.0}}
+        overrides.setdefault("central", {})["sim"] = {
+            "answer_after": demo_agent,
+            "hangup_after": 60.0,
+        }
     return parse_config(deep_merge(data, overrides), str(path), text)
 
 
@@ -68,25 +92,41 @@ class BoothDaemon:
         self.stop_event = asyncio.Event()
         self.inject: Injector | None = None
 
-    def _build(self, clock: LoopClock) -> BoothController:
-        if self.sim:
-            # the simulator wires simulated devices and central together and knows the inputs
-            harness = importlib.import_module("sim.harness")
-            booth = harness.SimBooth(self.config, self.options, clock)
-            self.inject = booth.inject
-            controller: BoothController = booth.controller
-            return controller
-        trace = Trace(clock.now)
-        devices = build_devices(self.config, self.options, clock)
+    def _central(self, clock: LoopClock, trace: Trace) -> Any:
+        """The central link by config (None: the simulator brings its own simulated central)."""
         kind = self.config.central.kind
-        central: Any
         if kind == "none":
-            central = NoCentral()
+            return NoCentral()
+        if kind == "mqtt":
+            from booth.mqtt_link import MqttLink
+            from booth.outbox import Outbox
+
+            outbox = Outbox(self.config.state_dir / "outbox.sqlite3")
+            return MqttLink(self.config, clock, trace, outbox)
+        if self.sim:
+            return None
+        module, _, cls = CENTRALS[kind].partition(":")
+        return getattr(importlib.import_module(module), cls)(self.config.central.sim, clock, trace)
+
+    def _build(self, clock: LoopClock) -> BoothController:
+        trace = Trace(clock.now)
+        central = self._central(clock, trace)
+        controller: BoothController
+        if self.sim:
+            # the simulator wires simulated devices (and a simulated central) and knows the inputs
+            harness = importlib.import_module("sim.harness")
+            booth = harness.SimBooth(self.config, self.options, clock, central=central, trace=trace)
+            self.inject = booth.inject
+            controller = booth.controller
         else:
-            module, _, cls = CENTRALS[kind].partition(":")
-            central_cls = getattr(importlib.import_module(module), cls)
-            central = central_cls(self.config.central.sim, clock, trace)
-        return BoothController(self.config, devices, central, clock, trace)
+            devices = build_devices(self.config, self.options, clock)
+            controller = BoothController(self.config, devices, central, clock, trace)
+        bind = getattr(controller.central, "bind", None)
+        if bind is not None:
+            from booth.commands import CommandExecutor
+
+            bind(CommandExecutor(controller), controller.status, controller.settled)
+        return controller
 
     async def run(self) -> int:
         from booth.control import ControlServer
@@ -141,9 +181,14 @@ def run_daemon(
     sim: bool = False,
     socket: Path | None = None,
     demo_agent: float | None = None,
+    booth_id: str | None = None,
+    broker: str | None = None,
+    state_dir: Path | None = None,
 ) -> int:
     try:
-        config, options = load_daemon_config(config_path, sim, socket, demo_agent)
+        config, options = load_daemon_config(
+            config_path, sim, socket, demo_agent, booth_id, broker, state_dir
+        )
     except ConfigError as exc:
         sys.stderr.write(f"lisa booth run: invalid configuration\n{exc}\n")
         return 2

@@ -126,13 +126,23 @@ def example_config_data() -> dict[str, Any]:
 class SimBooth:
     """The real controller on simulated hardware, with the input catalogue wired up."""
 
-    def __init__(self, config: BoothConfig, options: dict[str, Any], clock: Clock) -> None:
+    def __init__(
+        self,
+        config: BoothConfig,
+        options: dict[str, Any],
+        clock: Clock,
+        central: Any = None,
+        trace: Trace | None = None,
+    ) -> None:
         self.config = config
         self.clock = clock
-        self.trace = Trace(clock.now)
+        self.trace = trace or Trace(clock.now)
         self.devices = build_devices(config, options, clock)
-        if config.central.kind == "sim":
-            self.central: Any = SimCentral(config.central.sim, clock, self.trace)
+        self.central: Any
+        if central is not None:
+            self.central = central
+        elif config.central.kind == "sim":
+            self.central = SimCentral(config.central.sim, clock, self.trace)
         else:
             from booth.central import NoCentral
 

@@ -1,0 +1,701 @@
+"""The AsyncAPI 3.0.0 document of the MQTT contract, generated from :mod:`lisa_messages`.
+
+``lisa booth asyncapi --write docs/asyncapi.yaml`` writes it; a unit test fails when the committed
+file is stale. Payload schemas are the JSON Schemas pydantic generates for the message models
+(their ``$defs`` collected into ``components/schemas``); the ``cmd`` payload additionally names
+every command (``cmd`` enum) and ties each one to its args schema (``<Name>Args``). The output is
+deterministic: no timestamps, insertion-ordered keys.
+
+PyYAML is only needed to dump (:func:`asyncapi_yaml`), not to build the dict.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import lisa_messages as lm
+
+ASYNCAPI_VERSION = "3.0.0"
+MQTT_BINDING_VERSION = "0.2.0"
+#: the document version follows the protocol version (``v1`` → ``1.0.0``)
+DOC_VERSION = f"{lm.PROTOCOL_VERSION.removeprefix('v')}.0.0"
+BOOTH_PARAM = "boothId"
+BOOTH_BASE = f"{lm.ROOT}/booth/{{{BOOTH_PARAM}}}"
+SCHEMA_REF = "#/components/schemas/{model}"
+EXAMPLE_BOOTH = "sim-1"
+EXAMPLE_TS = "2026-11-28T20:10:52.123Z"
+
+INFO_DESCRIPTION = f"""\
+The MQTT contract {lm.PROTOCOL_VERSION} between a LISA booth (digital citizen office) and the
+cloud bridge. Generated from `lisa_messages.py` by `lisa booth asyncapi`; the human-readable
+version is `docs/protocol.md`.
+
+**Point of view.** Operations are described from the booth's point of view: `send` = the booth
+publishes, `receive` = the booth subscribes (the bridge does the opposite).
+
+**MQTT 3.1.1 only.** QoS 1, retained messages and the last will are the only broker features
+used; no MQTT 5 properties (no message expiry, no response topic, no user properties).
+
+**QoS and retained messages.** Every message is published with QoS 1 (at least once).
+`availability`, `state` and `health` (and `{lm.BRIDGE_AVAILABILITY}`) are retained, so a
+subscriber immediately gets the last value; `event`, `cmd`, `cmd/result` and `call` are never
+retained.
+
+**Last will.** A booth connects with the last will `offline` (QoS 1, retained) on its
+`availability` topic and publishes `online` (retained) right after connecting; a clean
+disconnect publishes `offline` first. The bridge does the same on
+`{lm.BRIDGE_AVAILABILITY}`.
+
+**Sessions.** Persistent session (clean session off, stable client id), so the broker queues
+QoS 1 messages for a briefly disconnected client.
+
+**No event is lost.** The booth writes every event to its local outbox before publishing it
+and deletes it only after the broker's PUBACK; after an outage or a restart the rest is sent
+again, in order.
+
+**De-duplication.** At-least-once delivery means duplicates: consumers de-duplicate events by
+`id` (and the per-booth `seq`, which grows by one per event, across restarts).
+
+**Idempotency.** Commands (`cmd`) and call control messages (`call`) carry an `id`; a repeated
+id is not executed again, and a repeated command id gets the first `cmd/result` again.
+
+**Timestamps** are RFC 3339 UTC strings with a `Z` suffix (`{EXAMPLE_TS}`).
+
+**Payloads** are UTF-8 JSON objects, except on the availability topics (plain text `online` or
+`offline`). Unknown fields are rejected (`additionalProperties: false`).
+"""
+
+COMMAND_REFUSALS = """\
+A command is answered on `cmd/result` with the same `id`. It is refused (`ok: false`, `error`
+says why, nothing is done) when it is
+
+- **expired**: `expires_at` is in the past when the booth handles it;
+- **unknown**: `cmd` is not one of the commands below;
+- **invalid**: the message or its `args` do not match the schema (the error names the field);
+- **unsafe in the current state**: e.g. moving hardware or a self-test while a citizen is in
+  the booth or during an emergency (see each command).
+
+A payload that is not a JSON object, or has no usable `id`, cannot be answered: the booth
+publishes an `event` of type `protocol_error` (`{error, topic}`) and no result. A repeated
+`id` is not executed again: the booth answers with the first result again (results are kept in
+the outbox). Every executed or refused command is also audited as an `event` of type `command`.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandDoc:
+    summary: str
+    refused: str
+
+
+#: what each command does and when it is refused besides expired/unknown/invalid
+COMMAND_DOCS: dict[str, CommandDoc] = {
+    "ping": CommandDoc(
+        "Liveness check; the result carries the booth's state and software version.",
+        "never (except expired or invalid)",
+    ),
+    "selftest.run": CommandDoc(
+        "Run the self-test of one device slot (`device`) or of all devices; the result and a "
+        "`selftest` event per device report the outcome.",
+        "a citizen is in the booth (occupied, queued, in_call, farewell) or emergency; "
+        "unknown device slot",
+    ),
+    "door.open": CommandDoc(
+        "Open the booth door.",
+        "a citizen is in the booth or emergency",
+    ),
+    "door.close": CommandDoc(
+        "Close the booth door (the obstruction sensor still reverses it).",
+        "a citizen is in the booth or emergency",
+    ),
+    "light.set": CommandDoc(
+        "Set the light scene, its brightness and/or the outside sign.",
+        "a citizen is in the booth or emergency",
+    ),
+    "doccam.set": CommandDoc(
+        "Adjust the document camera (zoom, focus, brightness; 0..1).",
+        "neither in a call (in_call) nor in maintenance",
+    ),
+    "display.show": CommandDoc(
+        "Show a page of the booth screen with its parameters (no personal data).",
+        "unknown page; emergency",
+    ),
+    "signature.request": CommandDoc(
+        "Ask the citizen to sign a document on the signature pad.",
+        "no call is in progress, or the booth has no signature pad",
+    ),
+    "session.end": CommandDoc(
+        "End the current visit (the booth says goodbye and runs its privacy reset).",
+        "there is no current session",
+    ),
+    "maintenance.enter": CommandDoc(
+        "Put the booth out of service for a technician.",
+        "a call is in progress (in_call) or emergency",
+    ),
+    "maintenance.exit": CommandDoc(
+        "Leave maintenance; the booth runs its self-test and returns to service.",
+        "the booth is not in maintenance",
+    ),
+}
+
+CALL_TYPES_DOC: dict[str, str] = {
+    "queued": "the call waits in `queue`; `position` and `estimated_wait` (s) for the screen",
+    "connected": "an agent answered; `agent` is the display name shown to the citizen",
+    "transferring": "the call is handed to another agent or queue",
+    "ended": "the central side ended the call (`reason`)",
+    "unavailable": "nobody can answer now; `opening_hours` and `phone` for the screen",
+    "signature_requested": "the agent asked for a signature (the pad is armed)",
+    "signature_finished": "the signature is done or cancelled",
+}
+
+
+# ----------------------------------------------------------------------------- examples
+def _examples() -> dict[str, list[tuple[str, Any]]]:
+    """Example payloads per message id: ``(name, payload)``; validated by the models below."""
+    return {
+        "availability": [("online", lm.ONLINE), ("offline", lm.OFFLINE)],
+        "boothState": [
+            (
+                "inCall",
+                {
+                    "booth": EXAMPLE_BOOTH,
+                    "ts": EXAMPLE_TS,
+                    "state": "in_call",
+                    "detail": "in_call.talking",
+                    "since": "2026-11-28T20:07:31.004Z",
+                    "session": "s-5f2c9a1e",
+                    "door": "closed",
+                    "sign": "occupied",
+                    "screen": "call",
+                    "emergency": False,
+                    "software": "0.1.0",
+                },
+            )
+        ],
+        "boothHealth": [
+            (
+                "degraded",
+                {
+                    "booth": EXAMPLE_BOOTH,
+                    "ts": EXAMPLE_TS,
+                    "in_service": True,
+                    "devices": {
+                        "door": {"status": "ok", "critical": True, "selftest": "pass"},
+                        "nfc": {
+                            "status": "degraded",
+                            "reason": "reader answers slowly",
+                            "since": "2026-11-28T19:58:02.000Z",
+                            "critical": False,
+                            "selftest": "pass",
+                        },
+                    },
+                },
+            )
+        ],
+        "boothEvent": [
+            (
+                "callRequested",
+                {
+                    "id": "e-8d1f3b2a7c",
+                    "booth": EXAMPLE_BOOTH,
+                    "seq": 4711,
+                    "ts": EXAMPLE_TS,
+                    "type": "call_requested",
+                    "data": {"session": "s-5f2c9a1e"},
+                },
+            ),
+            (
+                "door",
+                {
+                    "id": "e-8d1f3b2a7d",
+                    "booth": EXAMPLE_BOOTH,
+                    "seq": 4712,
+                    "ts": EXAMPLE_TS,
+                    "type": "door",
+                    "data": {"position": "closed"},
+                },
+            ),
+        ],
+        "command": [
+            ("ping", {"id": "c-0001", "cmd": "ping", "by": "agent.mueller"}),
+            (
+                "lightSet",
+                {
+                    "id": "c-0002",
+                    "cmd": "light.set",
+                    "args": {"scene": "maintenance", "brightness": 0.8},
+                    "expires_at": "2026-11-28T20:11:52.123Z",
+                    "by": "tech.schulz",
+                },
+            ),
+        ],
+        "commandResult": [
+            (
+                "ok",
+                {
+                    "id": "c-0001",
+                    "ok": True,
+                    "result": {"state": "idle", "software": "0.1.0"},
+                    "ts": EXAMPLE_TS,
+                },
+            ),
+            (
+                "refused",
+                {
+                    "id": "c-0003",
+                    "ok": False,
+                    "error": "refused: a citizen is in the booth (state in_call)",
+                    "ts": EXAMPLE_TS,
+                },
+            ),
+        ],
+        "callControl": [
+            (
+                "queued",
+                {
+                    "id": "k-0001",
+                    "session": "s-5f2c9a1e",
+                    "type": "queued",
+                    "position": 2,
+                    "estimated_wait": 90.0,
+                    "queue": "buergerservice",
+                    "ts": EXAMPLE_TS,
+                },
+            ),
+            (
+                "connected",
+                {
+                    "id": "k-0002",
+                    "session": "s-5f2c9a1e",
+                    "type": "connected",
+                    "agent": "Frau Müller",
+                    "ts": EXAMPLE_TS,
+                },
+            ),
+        ],
+    }
+
+
+# ----------------------------------------------------------------------------- channels
+@dataclass(frozen=True, slots=True)
+class ChannelSpec:
+    id: str
+    address: str
+    sender: Literal["booth", "bridge"]
+    retain: bool
+    message: str
+    operation: str
+    title: str
+    description: str
+
+
+CHANNELS: tuple[ChannelSpec, ...] = (
+    ChannelSpec(
+        "availability",
+        f"{BOOTH_BASE}/availability",
+        "booth",
+        True,
+        "availability",
+        "sendAvailability",
+        "Booth availability",
+        "`online` after connecting; `offline` on a clean disconnect or, as the last will, when "
+        "the broker loses the booth.",
+    ),
+    ChannelSpec(
+        "state",
+        f"{BOOTH_BASE}/state",
+        "booth",
+        True,
+        "boothState",
+        "sendState",
+        "Booth state",
+        "What the booth is doing now; published on every state change and after connecting.",
+    ),
+    ChannelSpec(
+        "health",
+        f"{BOOTH_BASE}/health",
+        "booth",
+        True,
+        "boothHealth",
+        "sendHealth",
+        "Booth health",
+        "The health of every device; published when a device's health changes and after "
+        "connecting.",
+    ),
+    ChannelSpec(
+        "event",
+        f"{BOOTH_BASE}/event",
+        "booth",
+        False,
+        "boothEvent",
+        "sendEvent",
+        "Booth events",
+        "Everything that happened, in order; from the outbox (no event lost), de-duplicated by "
+        "`id`/`seq` on the consumer side.",
+    ),
+    ChannelSpec(
+        "cmd",
+        f"{BOOTH_BASE}/cmd",
+        "bridge",
+        False,
+        "command",
+        "receiveCommand",
+        "Remote commands",
+        "A command for the booth; answered on `cmd/result`.",
+    ),
+    ChannelSpec(
+        "cmdResult",
+        f"{BOOTH_BASE}/cmd/result",
+        "booth",
+        False,
+        "commandResult",
+        "sendCommandResult",
+        "Command results",
+        "The answer to a command, matched by `id`; a repeated command id gets the same answer.",
+    ),
+    ChannelSpec(
+        "call",
+        f"{BOOTH_BASE}/call",
+        "bridge",
+        False,
+        "callControl",
+        "receiveCallControl",
+        "Call control",
+        "The central side tells the booth what happens to its call (queue, agent, end).",
+    ),
+    ChannelSpec(
+        "bridgeAvailability",
+        lm.BRIDGE_AVAILABILITY,
+        "bridge",
+        True,
+        "availability",
+        "receiveBridgeAvailability",
+        "Bridge availability",
+        "`online` while the cloud bridge is connected; `offline` (its last will) otherwise. "
+        "While the bridge is offline the booth shows the citizen that nobody can be reached.",
+    ),
+)
+
+MESSAGE_MODELS: dict[str, type[lm.Message]] = {
+    "boothState": lm.BoothState,
+    "boothHealth": lm.BoothHealth,
+    "boothEvent": lm.BoothEvent,
+    "command": lm.Command,
+    "commandResult": lm.CommandResult,
+    "callControl": lm.CallControl,
+}
+
+MESSAGE_SUMMARIES: dict[str, str] = {
+    "availability": "online / offline",
+    "boothState": "What the booth is doing now",
+    "boothHealth": "The health of every device",
+    "boothEvent": "Something happened at the booth",
+    "command": "A remote command for the booth",
+    "commandResult": "The answer to a command",
+    "callControl": "What happens to the booth's call",
+}
+
+
+# ----------------------------------------------------------------------------- helpers
+def event_data_fields() -> dict[str, str]:
+    """The ``data`` fields of each event type, from the comments next to ``EVENT_TYPES``."""
+    fields = dict.fromkeys(lm.EVENT_TYPES, "")
+    try:
+        source = inspect.getsource(lm)
+    except (OSError, TypeError):  # no source (e.g. a zipped install): types without fields
+        return fields
+    block = re.search(r"^EVENT_TYPES = \((.*?)^\)", source, re.M | re.S)
+    if block is not None:
+        for name, comment in re.findall(r'^\s*"([a-z_]+)",\s*#\s*(.*?)\s*$', block[1], re.M):
+            if name in fields:
+                fields[name] = comment
+    return fields
+
+
+def _model_schema(model: type[lm.Message], schemas: dict[str, Any]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template=SCHEMA_REF)
+    for name, sub in schema.pop("$defs", {}).items():
+        if name in schemas and schemas[name] != sub:
+            raise ValueError(f"two different schemas are both called {name!r}")
+        schemas[name] = sub
+    return schema
+
+
+def _command_schema(schemas: dict[str, Any]) -> dict[str, Any]:
+    """``Command`` plus the ``cmd`` enum and, per command, its args schema."""
+    schema = _model_schema(lm.Command, schemas)
+    schema["properties"]["cmd"]["enum"] = list(lm.COMMAND_ARGS)
+    branches = []
+    for name, args_model in lm.COMMAND_ARGS.items():
+        doc = COMMAND_DOCS.get(name)
+        branches.append(
+            {
+                "description": f"{name}: {doc.summary}" if doc else name,
+                "if": {"properties": {"cmd": {"const": name}}, "required": ["cmd"]},
+                "then": {
+                    "properties": {"args": {"$ref": SCHEMA_REF.format(model=args_model.__name__)}}
+                },
+            }
+        )
+    schema["allOf"] = branches
+    return schema
+
+
+def _schemas() -> dict[str, Any]:
+    schemas: dict[str, Any] = {
+        "Availability": {
+            "type": "string",
+            "enum": [lm.ONLINE, lm.OFFLINE],
+            "description": "Plain text (not JSON): exactly `online` or `offline`.",
+        }
+    }
+    for message_id, model in MESSAGE_MODELS.items():
+        if message_id == "command":
+            schemas[model.__name__] = _command_schema(schemas)
+        else:
+            schemas[model.__name__] = _model_schema(model, schemas)
+    for args_model in dict.fromkeys(lm.COMMAND_ARGS.values()):
+        schemas[args_model.__name__] = _model_schema(args_model, schemas)
+    return schemas
+
+
+def _doc(model: type[lm.Message]) -> str:
+    """A model's docstring as Markdown (dedented, RST literals as Markdown code)."""
+    return inspect.cleandoc(model.__doc__ or "").replace("``", "`")
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _commands_description() -> str:
+    rows = []
+    for name, args_model in lm.COMMAND_ARGS.items():
+        doc = COMMAND_DOCS.get(name, CommandDoc("", ""))
+        rows.append((f"`{name}`", f"`{args_model.__name__}`", doc.summary, doc.refused))
+    table = _table(("cmd", "args schema", "what it does", "also refused when"), rows)
+    return f"{_doc(lm.Command)}\n\n{COMMAND_REFUSALS}\n{table}\n"
+
+
+def _event_description() -> str:
+    rows = [
+        (f"`{t}`", re.sub(r"(\{[^}]*\})", r"`\1`", fields))
+        for t, fields in event_data_fields().items()
+    ]
+    table = _table(("type", "data"), rows)
+    return f"{_doc(lm.BoothEvent)}\n\nEvent types and their `data` fields:\n\n{table}\n"
+
+
+def _call_description() -> str:
+    rows = [(f"`{t}`", text) for t, text in CALL_TYPES_DOC.items()]
+    table = _table(("type", "meaning"), rows)
+    return (
+        f"{_doc(lm.CallControl)} Idempotent by `id`; `session` is the visit the call belongs "
+        f"to.\n\n{table}\n"
+    )
+
+
+def _message_descriptions() -> dict[str, str]:
+    return {
+        "availability": "Plain text `online` or `offline` (retained; the last will is `offline`).",
+        "boothState": _doc(lm.BoothState),
+        "boothHealth": _doc(lm.BoothHealth),
+        "boothEvent": _event_description(),
+        "command": _commands_description(),
+        "commandResult": _doc(lm.CommandResult),
+        "callControl": _call_description(),
+    }
+
+
+def _messages() -> dict[str, Any]:
+    examples = _examples()
+    descriptions = _message_descriptions()
+    messages: dict[str, Any] = {
+        "availability": {
+            "name": "Availability",
+            "title": "Availability",
+            "summary": MESSAGE_SUMMARIES["availability"],
+            "contentType": "text/plain",
+            "payload": {"$ref": SCHEMA_REF.format(model="Availability")},
+        }
+    }
+    for message_id, model in MESSAGE_MODELS.items():
+        messages[message_id] = {
+            "name": model.__name__,
+            "title": model.__name__,
+            "summary": MESSAGE_SUMMARIES[message_id],
+            "contentType": "application/json",
+            "payload": {"$ref": SCHEMA_REF.format(model=model.__name__)},
+        }
+    for message_id, message in messages.items():
+        message["description"] = descriptions[message_id]
+        checker = MESSAGE_MODELS.get(message_id)
+        for _, payload in examples[message_id]:
+            if checker is not None:
+                parsed = checker.model_validate(payload)  # a wrong example fails generation
+                if isinstance(parsed, lm.Command):
+                    parsed.parsed_args()
+            elif payload not in (lm.ONLINE, lm.OFFLINE):
+                raise ValueError(f"bad availability example {payload!r}")
+        message["examples"] = [
+            {"name": name, "payload": copy.deepcopy(payload)}
+            for name, payload in examples[message_id]
+        ]
+    return messages
+
+
+def _channels() -> dict[str, Any]:
+    channels: dict[str, Any] = {}
+    for ch in CHANNELS:
+        channel: dict[str, Any] = {
+            "address": ch.address,
+            "title": ch.title,
+            "description": ch.description,
+        }
+        if f"{{{BOOTH_PARAM}}}" in ch.address:
+            channel["parameters"] = {
+                BOOTH_PARAM: {"$ref": f"#/components/parameters/{BOOTH_PARAM}"}
+            }
+        channel["messages"] = {ch.message: {"$ref": f"#/components/messages/{ch.message}"}}
+        channels[ch.id] = channel
+    return channels
+
+
+def _operations() -> dict[str, Any]:
+    operations: dict[str, Any] = {}
+    for ch in CHANNELS:
+        action = "send" if ch.sender == "booth" else "receive"
+        retained = "retained" if ch.retain else "not retained"
+        who = "The booth publishes" if action == "send" else "The booth subscribes to"
+        operation: dict[str, Any] = {
+            "action": action,
+            "channel": {"$ref": f"#/channels/{ch.id}"},
+            "title": f"{action} {ch.title.lower()}",
+            "description": f"{who} `{ch.address}` (QoS 1, {retained}).",
+            "bindings": {
+                "mqtt": {"qos": 1, "retain": ch.retain, "bindingVersion": MQTT_BINDING_VERSION}
+            },
+            "messages": [{"$ref": f"#/channels/{ch.id}/messages/{ch.message}"}],
+        }
+        if ch.id == "cmd":
+            operation["reply"] = {
+                "channel": {"$ref": "#/channels/cmdResult"},
+                "messages": [{"$ref": "#/channels/cmdResult/messages/commandResult"}],
+            }
+        operations[ch.operation] = operation
+    return operations
+
+
+def _servers() -> dict[str, Any]:
+    mqtt_binding = {
+        "cleanSession": False,
+        "lastWill": {
+            "topic": f"{BOOTH_BASE}/availability",
+            "qos": 1,
+            "message": lm.OFFLINE,
+            "retain": True,
+        },
+        "bindingVersion": MQTT_BINDING_VERSION,
+    }
+    return {
+        "production": {
+            "host": "{broker}:8883",
+            "protocol": "mqtts",
+            "protocolVersion": "3.1.1",
+            "title": "Production broker",
+            "description": (
+                "The county's MQTT broker over TLS (server certificate checked against the "
+                "configured CA). One account per booth and one for the bridge; the broker's ACL "
+                f"lets a booth use only `{lm.ROOT}/booth/<its id>/#` and read "
+                f"`{lm.BRIDGE_AVAILABILITY}`."
+            ),
+            "variables": {
+                "broker": {
+                    "default": "mqtt.example.org",
+                    "description": "Host name of the broker (booth config).",
+                }
+            },
+            "security": [{"$ref": "#/components/securitySchemes/userPassword"}],
+            "bindings": {"mqtt": mqtt_binding},
+        },
+        "embedded-demo": {
+            "host": "127.0.0.1:1883",
+            "protocol": "mqtt",
+            "protocolVersion": "3.1.1",
+            "title": "Embedded demo broker",
+            "description": (
+                "The broker embedded in the demo and the tests (amqtt), on the loopback "
+                "interface only: no TLS, no credentials. Never reachable from the network."
+            ),
+            "bindings": {"mqtt": copy.deepcopy(mqtt_binding)},
+        },
+    }
+
+
+# ----------------------------------------------------------------------------- the document
+def asyncapi_document() -> dict[str, Any]:
+    """The AsyncAPI 3.0.0 document of the MQTT contract as a plain (JSON-compatible) dict."""
+    return {
+        "asyncapi": ASYNCAPI_VERSION,
+        "info": {
+            "title": "LISA booth ⇄ bridge MQTT contract",
+            "version": DOC_VERSION,
+            "description": INFO_DESCRIPTION,
+        },
+        "defaultContentType": "application/json",
+        "servers": _servers(),
+        "channels": _channels(),
+        "operations": _operations(),
+        "components": {
+            "schemas": _schemas(),
+            "messages": _messages(),
+            "parameters": {
+                BOOTH_PARAM: {
+                    "description": (
+                        "The booth id (booth config `booth.id`): lower-case letters, digits and "
+                        f"`-`, matching `{lm.BOOTH_ID_PATTERN}`."
+                    ),
+                    "examples": [EXAMPLE_BOOTH],
+                    "x-pattern": lm.BOOTH_ID_PATTERN,
+                }
+            },
+            "securitySchemes": {
+                "userPassword": {
+                    "type": "userPassword",
+                    "description": (
+                        "MQTT user name and password (booth config); always over TLS (`mqtts`)."
+                    ),
+                }
+            },
+        },
+    }
+
+
+def asyncapi_yaml() -> str:
+    """The document as YAML (stable: insertion order, multi-line strings as ``|`` blocks)."""
+    import yaml  # type: ignore[import-untyped]  # dev dependency, only needed to dump
+
+    class _Dumper(yaml.SafeDumper):  # type: ignore[misc]
+        pass
+
+    def _str(dumper: Any, value: str) -> Any:
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    _Dumper.add_representer(str, _str)
+    text: str = yaml.dump(
+        asyncapi_document(),
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+        width=100,
+    )
+    return text
