@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests need (installed when missing; needs root or sudo)
-DEB_PACKAGES ?= systemd
+DEB_PACKAGES ?= systemd mosquitto mosquitto-clients
 
 .PHONY: all venv deps lint test test-fast scenarios demo bench docs clean
 
@@ -55,6 +55,7 @@ bench: venv
 docs: venv
 	$(BIN)/lisa booth diagram --write docs/state-machine.md
 	$(BIN)/lisa booth config-reference --write docs/config.md
+	$(BIN)/lisa booth asyncapi --write docs/asyncapi.yaml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var

@@ -2,7 +2,7 @@
 
 The one small module ``booth/`` and ``cloud_bridge/`` both depend on (they never import each
 other). MQTT 3.1.1 features only: QoS 1, retained messages, last will. ``docs/asyncapi.yaml`` is
-generated from these models (``lisa protocol asyncapi``); a test fails when it is stale.
+generated from these models (``lisa booth asyncapi``); a test fails when it is stale.
 
 Topic root ``lisa/v1/booth/{booth_id}/``:
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import lisa_messages as lm
+from booth.config import MqttConfig
 
 ASYNCAPI_VERSION = "3.0.0"
 MQTT_BINDING_VERSION = "0.2.0"
@@ -51,8 +52,9 @@ retained.
 disconnect publishes `offline` first. The bridge does the same on
 `{lm.BRIDGE_AVAILABILITY}`.
 
-**Sessions.** Persistent session (clean session off, stable client id), so the broker queues
-QoS 1 messages for a briefly disconnected client.
+**Sessions.** Persistent session (clean session off, stable client id, by default
+`lisa-booth-<booth id>`), so the broker queues QoS 1 messages for a briefly disconnected client.
+Reconnects use jittered exponential backoff.
 
 **No event is lost.** The booth writes every event to its local outbox before publishing it
 and deletes it only after the broker's PUBACK; after an outage or a restart the rest is sent
@@ -61,8 +63,9 @@ again, in order.
 **De-duplication.** At-least-once delivery means duplicates: consumers de-duplicate events by
 `id` (and the per-booth `seq`, which grows by one per event, across restarts).
 
-**Idempotency.** Commands (`cmd`) and call control messages (`call`) carry an `id`; a repeated
-id is not executed again, and a repeated command id gets the first `cmd/result` again.
+**Idempotency.** Commands (`cmd`) are idempotent by `id`: a repeated id is not executed again
+and gets the first `cmd/result` again. Call control messages (`call`) carry an `id` too; they
+describe a situation (queued, connected, ended, ...), so a duplicate does no harm.
 
 **Timestamps** are RFC 3339 UTC strings with a `Z` suffix (`{EXAMPLE_TS}`).
 
@@ -77,8 +80,9 @@ says why, nothing is done) when it is
 - **expired**: `expires_at` is in the past when the booth handles it;
 - **unknown**: `cmd` is not one of the commands below;
 - **invalid**: the message or its `args` do not match the schema (the error names the field);
-- **unsafe in the current state**: e.g. moving hardware or a self-test while a citizen is in
-  the booth or during an emergency (see each command).
+- **unsafe or pointless in the current state**: e.g. a self-test while a citizen is in the
+  booth, closing the door during an emergency (see each command; the booth also refuses while
+  it is still starting).
 
 A payload that is not a JSON object, or has no usable `id`, cannot be answered: the booth
 publishes an `event` of type `protocol_error` (`{error, topic}`) and no result. A repeated
@@ -96,50 +100,52 @@ class CommandDoc:
 #: what each command does and when it is refused besides expired/unknown/invalid
 COMMAND_DOCS: dict[str, CommandDoc] = {
     "ping": CommandDoc(
-        "Liveness check; the result carries the booth's state and software version.",
-        "never (except expired or invalid)",
+        "Liveness check; the result carries `state`, `detail` and the booth's `clock`.",
+        "never",
     ),
     "selftest.run": CommandDoc(
-        "Run the self-test of one device slot (`device`) or of all devices; the result and a "
-        "`selftest` event per device report the outcome.",
-        "a citizen is in the booth (occupied, queued, in_call, farewell) or emergency; "
-        "unknown device slot",
+        "Run the self-test of one device slot (`device`) or of every device; the result has "
+        "the outcome per device.",
+        "a citizen is in the booth (occupied, queued, in_call, farewell); unknown device slot",
     ),
     "door.open": CommandDoc(
         "Open the booth door.",
-        "a citizen is in the booth or emergency",
+        "never because of the state (the citizen can always leave); no door configured, or "
+        "the door does not accept the request",
     ),
     "door.close": CommandDoc(
-        "Close the booth door (the obstruction sensor still reverses it).",
-        "a citizen is in the booth or emergency",
+        "Close the booth door.",
+        "emergency or fault; farewell (the citizen is leaving); the door is obstructed; no door "
+        "configured",
     ),
     "light.set": CommandDoc(
         "Set the light scene, its brightness and/or the outside sign.",
-        "a citizen is in the booth or emergency",
+        "emergency (full light stays on); no light channel configured",
     ),
     "doccam.set": CommandDoc(
-        "Adjust the document camera (zoom, focus, brightness; 0..1).",
-        "neither in a call (in_call) nor in maintenance",
+        "Adjust the document camera (zoom, focus, brightness; 0..1); the result has the values "
+        "applied.",
+        "no document camera configured, or the camera rejects the values",
     ),
     "display.show": CommandDoc(
         "Show a page of the booth screen with its parameters (no personal data).",
-        "unknown page; emergency",
+        "not in a call (in_call); unknown page",
     ),
     "signature.request": CommandDoc(
-        "Ask the citizen to sign a document on the signature pad.",
-        "no call is in progress, or the booth has no signature pad",
+        "Ask the citizen to sign on the signature pad.",
+        "not talking in a call (in_call.talking); no signature pad configured",
     ),
     "session.end": CommandDoc(
         "End the current visit (the booth says goodbye and runs its privacy reset).",
-        "there is no current session",
+        "no citizen session (state not occupied, queued or in_call)",
     ),
     "maintenance.enter": CommandDoc(
-        "Put the booth out of service for a technician.",
-        "a call is in progress (in_call) or emergency",
+        "Take the booth out of service for a technician (as soon as no citizen is inside).",
+        "in a call (in_call) or emergency",
     ),
     "maintenance.exit": CommandDoc(
-        "Leave maintenance; the booth runs its self-test and returns to service.",
-        "the booth is not in maintenance",
+        "Leave maintenance; the booth returns to service.",
+        "the booth is not in (and not waiting for) maintenance",
     ),
 }
 
@@ -240,7 +246,7 @@ def _examples() -> dict[str, list[tuple[str, Any]]]:
                 {
                     "id": "c-0001",
                     "ok": True,
-                    "result": {"state": "idle", "software": "0.1.0"},
+                    "result": {"state": "idle", "detail": "idle", "clock": EXAMPLE_TS},
                     "ts": EXAMPLE_TS,
                 },
             ),
@@ -249,7 +255,8 @@ def _examples() -> dict[str, list[tuple[str, Any]]]:
                 {
                     "id": "c-0003",
                     "ok": False,
-                    "error": "refused: a citizen is in the booth (state in_call)",
+                    "error": "refused: a citizen is in the booth (state in_call); self-tests "
+                    "move hardware and play sounds",
                     "ts": EXAMPLE_TS,
                 },
             ),
@@ -481,7 +488,12 @@ def _commands_description() -> str:
         doc = COMMAND_DOCS.get(name, CommandDoc("", ""))
         rows.append((f"`{name}`", f"`{args_model.__name__}`", doc.summary, doc.refused))
     table = _table(("cmd", "args schema", "what it does", "also refused when"), rows)
-    return f"{_doc(lm.Command)}\n\n{COMMAND_REFUSALS}\n{table}\n"
+    return (
+        f"{_doc(lm.Command)}\n\n{COMMAND_REFUSALS}\n{table}\n\n"
+        "`error` is a human-readable reason, e.g. `invalid command: args.brightness: ...`, "
+        "`expired at ...`, `refused: ...` (not in this state) or `failed: ...` (the device "
+        "failed while executing it).\n"
+    )
 
 
 def _event_description() -> str:
@@ -497,8 +509,9 @@ def _call_description() -> str:
     rows = [(f"`{t}`", text) for t, text in CALL_TYPES_DOC.items()]
     table = _table(("type", "meaning"), rows)
     return (
-        f"{_doc(lm.CallControl)} Idempotent by `id`; `session` is the visit the call belongs "
-        f"to.\n\n{table}\n"
+        f"{_doc(lm.CallControl)} `session` is the visit the call belongs to. A message that "
+        "is not valid JSON, has no `id` or does not match the schema is not answered; the booth "
+        f"publishes an `event` of type `protocol_error` instead.\n\n{table}\n"
     )
 
 
@@ -595,6 +608,7 @@ def _operations() -> dict[str, Any]:
 
 def _servers() -> dict[str, Any]:
     mqtt_binding = {
+        "clientId": f"lisa-booth-{{{BOOTH_PARAM}}}",
         "cleanSession": False,
         "lastWill": {
             "topic": f"{BOOTH_BASE}/availability",
@@ -602,6 +616,7 @@ def _servers() -> dict[str, Any]:
             "message": lm.OFFLINE,
             "retain": True,
         },
+        "keepAlive": MqttConfig.model_fields["keepalive"].default,
         "bindingVersion": MQTT_BINDING_VERSION,
     }
     return {
@@ -611,29 +626,38 @@ def _servers() -> dict[str, Any]:
             "protocolVersion": "3.1.1",
             "title": "Production broker",
             "description": (
-                "The county's MQTT broker over TLS (server certificate checked against the "
-                "configured CA). One account per booth and one for the bridge; the broker's ACL "
-                f"lets a booth use only `{lm.ROOT}/booth/<its id>/#` and read "
+                "The LISA Mosquitto broker over TLS (server certificate checked against the "
+                "configured CA). A booth's user name is its booth id; the bridge logs in as "
+                "`bridge`. The broker's pattern ACL lets a booth publish and read only its own "
+                f"topics under `{lm.ROOT}/booth/<its id>/` and read `{lm.BRIDGE_AVAILABILITY}`. "
+                "The bindings show a booth's connection (defaults of the booth config `[mqtt]`); "
+                "the bridge has its own client id and its last will on "
                 f"`{lm.BRIDGE_AVAILABILITY}`."
             ),
             "variables": {
                 "broker": {
                     "default": "mqtt.example.org",
-                    "description": "Host name of the broker (booth config).",
+                    "description": "Host name of the broker (booth config `mqtt.url`).",
                 }
             },
             "security": [{"$ref": "#/components/securitySchemes/userPassword"}],
             "bindings": {"mqtt": mqtt_binding},
         },
         "embedded-demo": {
-            "host": "127.0.0.1:1883",
+            "host": "127.0.0.1:{port}",
             "protocol": "mqtt",
             "protocolVersion": "3.1.1",
             "title": "Embedded demo broker",
             "description": (
                 "The broker embedded in the demo and the tests (amqtt), on the loopback "
-                "interface only: no TLS, no credentials. Never reachable from the network."
+                "interface only: anonymous, no TLS. Never reachable from the network."
             ),
+            "variables": {
+                "port": {
+                    "default": "1883",
+                    "description": "TCP port; the demo may pick a free one (it says which).",
+                }
+            },
             "bindings": {"mqtt": copy.deepcopy(mqtt_binding)},
         },
     }

@@ -229,7 +229,9 @@ def check_acl(acl_file: Path) -> list[str]:
         if line.startswith("user "):
             break
         section.append(line)
-    problems += [f"missing rule for {BRIDGE_USER}: {r}" for r in BRIDGE_ACL_RULES if r not in section]
+    problems += [
+        f"missing rule for {BRIDGE_USER}: {r}" for r in BRIDGE_ACL_RULES if r not in section
+    ]
     return problems
 
 
@@ -240,7 +242,7 @@ def require_acl(directory: Path) -> Path:
     if problems:
         raise BrokerError(
             f"the broker ACL is not ready ({'; '.join(problems)}); install the template: "
-            f"install -m 0600 -o {MOSQUITTO_USER} systemd/mosquitto/acl {acl}"
+            f"install -m 0600 -o {MOSQUITTO_USER} -g {MOSQUITTO_USER} systemd/mosquitto/acl {acl}"
         )
     return acl
 
@@ -322,7 +324,7 @@ def booth_config_snippet(
     pw = (
         f"password = {_toml_str(password)}"
         if password is not None
-        else "# password = \"...\"  (see the password file; or env LISA_MQTT_PASSWORD)"
+        else '# password = "..."  (see the password file; or env LISA_MQTT_PASSWORD)'
     )
     return "\n".join(
         [

@@ -159,3 +159,20 @@ def config_reference_cmd(
     else:
         write.write_text(doc, encoding="utf-8")
         print(f"wrote {write}")
+
+
+@booth_app.command("asyncapi")
+def asyncapi_cmd(
+    write: Annotated[
+        Path | None, typer.Option("--write", help="Write docs/asyncapi.yaml to this path")
+    ] = None,
+) -> None:
+    """Print (or write) the AsyncAPI 3.0 document of the MQTT contract (needs PyYAML)."""
+    from booth.asyncapi import asyncapi_yaml
+
+    doc = asyncapi_yaml()
+    if write is None:
+        sys.stdout.write(doc)
+    else:
+        write.write_text(doc, encoding="utf-8")
+        print(f"wrote {write}")

@@ -458,11 +458,11 @@ class BoothController:
     async def _end_call(self, reason: str) -> None:
         if self.session is not None and not self.session.data.get("ended"):
             self.session.data["ended"] = True
-            if self.link:
-                try:
-                    await self.central.end_call(self.session.id, reason)
-                except Exception as exc:
-                    self.trace.record("error", where="central end_call", error=str(exc))
+            # also while the link is down: the MQTT link keeps it in its outbox for later
+            try:
+                await self.central.end_call(self.session.id, reason)
+            except Exception as exc:
+                self.trace.record("error", where="central end_call", error=str(exc))
             self.trace.record("info", event="call ended by booth", reason=reason)
 
     async def enter_booting(self) -> None:

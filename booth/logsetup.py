@@ -38,4 +38,5 @@ def setup_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # transitions logs every callback at INFO; our trace already records each state change
-    logging.getLogger("transitions").setLevel(logging.WARNING)
+    # (and warns about every ignored trigger, which the controller ignores on purpose)
+    logging.getLogger("transitions").setLevel(logging.ERROR)
