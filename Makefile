@@ -49,8 +49,9 @@ scenarios: venv
 demo: venv
 	$(BIN)/lisa demo
 
-bench: venv
+bench: venv deps
 	$(BIN)/lisa bench booth
+	$(BIN)/lisa bench link
 
 docs: venv
 	$(BIN)/lisa booth diagram --write docs/state-machine.md

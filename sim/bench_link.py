@@ -3,10 +3,12 @@
 Everything runs against a private ``mosquitto -c CONFIG`` (:class:`sim.brokers.MosquittoBroker`):
 
 - **latency**: a real :class:`booth.mqtt_link.MqttLink` (LoopClock, Trace, SQLite outbox in a
-  temporary directory) in this process; ``link.event(...)`` → receipt in a
-  :class:`cloud_bridge.consumer.EventConsumer` (after JSON parsing, validation and
-  de-duplication), one event at a time; compared with a bare paho publish → receive (QoS 1, same
-  payload size, TCP_NODELAY on both clients) on the same broker in the same run;
+  temporary directory) in this process; ``link.event(...)`` (outbox write included) → receipt in
+  a :class:`cloud_bridge.consumer.EventConsumer` (after JSON parsing, validation and
+  de-duplication) in a process of its own, like the bridge, one event at a time; compared with a
+  bare paho publish → receive (QoS 1, same payload size, TCP_NODELAY on both clients; the
+  subscriber in the same consumer process) on the same broker in the same run. Receipt times
+  are ``CLOCK_MONOTONIC`` (``time.perf_counter``), the same clock in both processes;
 - **sustained rate**: 1,000 events/s paced on the real clock for ``--seconds``; every id must
   arrive, in order, without gaps;
 - **outbox replay**: the broker stops, 60,000 events go into the outbox as fast as possible, the
@@ -319,8 +321,10 @@ class LinkBench:
             self.down.set()
 
     def emit(self, n: int) -> None:
+        """One event through the link; its latency counts from here (outbox write included)."""
+        t0 = time.perf_counter()
         self.link.event("state", {"state": "idle", "detail": f"bench {n}"})
-        self.sent[self.outbox.last_seq] = time.perf_counter()
+        self.sent[self.outbox.last_seq] = t0
 
     async def start(self) -> None:
         self.collector.start()

@@ -45,3 +45,14 @@ def test_command_results_are_kept_for_idempotency(tmp_path: Path) -> None:
     assert box.prune_commands(older_than=50.0) == 0
     assert box.prune_commands(older_than=150.0) == 1
     assert box.command_result("c1") is None
+
+
+def test_ack_out_of_order_gaps_and_repeats(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3")
+    for _ in range(8):
+        box.append("t", payload)
+    box.ack([])  # nothing to do
+    box.ack([5, 1, 2, 2, 4, 8])  # PUBACKs in any order, a repeat: runs 1-2, 4-5, 8
+    assert [r.seq for r in box.pending()] == [3, 6, 7]
+    box.ack([7, 6, 3, 99])  # an unknown seq is ignored
+    assert box.count() == 0
