@@ -24,6 +24,21 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
 ) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
-    if item.get_closest_marker("realtime") is not None:
+    if item.get_closest_marker("realtime") is not None or _real_driver(item):
         return {"realtime": asyncio.new_event_loop}
     return {"virtual": VirtualTimeLoop}
+
+
+def _real_driver(item: pytest.Item) -> bool:
+    """Contract tests of a real driver talk to a real peer (pins, a pty, a Modbus server) and run
+    on real time; only the ``sim`` drivers run on virtual time."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return False
+    for name, value in callspec.params.items():
+        if not name.startswith("make_"):
+            continue
+        driver = value[1] if isinstance(value, tuple) else value
+        if isinstance(driver, str) and driver != "sim":
+            return True
+    return False

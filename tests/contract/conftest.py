@@ -79,8 +79,35 @@ async def sim_rig(kind: DeviceKind) -> AsyncIterator[Rig]:
         await device.stop()
 
 
-#: Rig factories per device class and driver name. Add real drivers here.
+#: Rig factories per device class and driver name. Real drivers register theirs from a module
+#: ``tests/contract/rigs_<name>.py`` with :func:`register` (imported below).
 FACTORIES: dict[DeviceKind, dict[str, RigFactory]] = {kind: {"sim": sim_rig} for kind in DeviceKind}
+
+
+def register(kind: DeviceKind, driver: str, factory: RigFactory) -> None:
+    """Register the contract rig of a real driver (called by ``rigs_*.py`` modules)."""
+    FACTORIES[kind][driver] = factory
+
+
+def _load_rig_modules() -> None:
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    for path in sorted(here.glob("rigs_*.py")):
+        name = f"contract_{path.stem}"
+        if name in sys.modules:
+            continue
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        module.register_rigs(register)
+
+
+_load_rig_modules()
 
 
 @asynccontextmanager
