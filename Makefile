@@ -6,10 +6,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+HWSTAMP := $(VENV)/.installed-hardware
 # Debian packages the tests need (installed when missing; needs root or sudo)
-DEB_PACKAGES ?= systemd mosquitto mosquitto-clients
+DEB_PACKAGES ?= systemd mosquitto mosquitto-clients libportaudio2 libusb-1.0-0 pcscd libpcsclite-dev libnfc6 libfreefare0 libfreefare-dev vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome gcc pulseaudio pulseaudio-utils libasound2-plugins
 
-.PHONY: all venv deps lint test test-fast scenarios demo bench docs clean
+.PHONY: all venv venv-hardware deps lint test test-fast scenarios demo bench docs clean
 
 all: test
 
@@ -19,7 +20,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# the real-driver libraries (pyscard builds from source: needs the Debian packages from `deps`)
+$(HWSTAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,hardware]'
+	@touch $(HWSTAMP)
+
 venv: $(STAMP)
+
+venv-hardware: deps $(HWSTAMP)
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -36,7 +44,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: deps venv lint
+test: deps venv-hardware lint
 	$(BIN)/pytest -q
 	$(BIN)/lisa sim run sim/scenarios/*.toml
 

@@ -11,14 +11,41 @@ from typing import Any
 from hal.events import DeviceKind
 
 DRIVERS: dict[DeviceKind, dict[str, str]] = {
-    DeviceKind.PRESENCE: {"sim": "sim.devices.presence:SimPresenceSensor"},
-    DeviceKind.DOOR: {"sim": "sim.devices.door:SimDoor"},
-    DeviceKind.LIGHT: {"sim": "sim.devices.light:SimLightChannel"},
-    DeviceKind.PLC: {"sim": "sim.devices.plc:SimPlc"},
-    DeviceKind.NFC: {"sim": "sim.devices.nfc:SimNfcReader"},
+    DeviceKind.PRESENCE: {
+        "sim": "sim.devices.presence:SimPresenceSensor",
+        "hcsr04": "drivers.presence_gpio:HcSr04Sensor",
+        "maxbotix": "drivers.presence_serial:MaxBotixSensor",
+    },
+    DeviceKind.DOOR: {
+        "sim": "sim.devices.door:SimDoor",
+        "plc": "drivers.door_plc:PlcDoor",
+        "gpio": "drivers.door_gpio:GpioDoor",
+    },
+    DeviceKind.LIGHT: {
+        "sim": "sim.devices.light:SimLightChannel",
+        "plc": "drivers.light_plc:PlcLight",
+        "gpio": "drivers.light_gpio:GpioLight",
+        "dmx": "drivers.light_dmx:DmxLight",
+    },
+    DeviceKind.PLC: {
+        "sim": "sim.devices.plc:SimPlc",
+        "modbus-tcp": "drivers.plc_modbus:ModbusTcpPlc",
+        "modbus-rtu": "drivers.plc_modbus:ModbusRtuPlc",
+    },
+    DeviceKind.NFC: {
+        "sim": "sim.devices.nfc:SimNfcReader",
+        "pcsc": "drivers.nfc_pcsc:PcscReader",
+        "libnfc": "drivers.nfc_libnfc:LibnfcReader",
+    },
     DeviceKind.SIGNATURE: {"sim": "sim.devices.signature:SimSignaturePad"},
-    DeviceKind.CAMERA: {"sim": "sim.devices.camera:SimCamera"},
-    DeviceKind.AUDIO: {"sim": "sim.devices.audio:SimAudioIO"},
+    DeviceKind.CAMERA: {
+        "sim": "sim.devices.camera:SimCamera",
+        "opencv": "drivers.camera_opencv:OpenCvCamera",
+    },
+    DeviceKind.AUDIO: {
+        "sim": "sim.devices.audio:SimAudioIO",
+        "sounddevice": "drivers.audio_sounddevice:SoundDeviceAudio",
+    },
 }
 
 

@@ -111,3 +111,26 @@ def console(
     from sim.console import run_console
 
     raise typer.Exit(run_console(socket, config))
+
+
+@app.command("plc-server")
+def plc_server(
+    port: Annotated[int, typer.Option("--port", help="TCP port (0: a free one, printed).")] = 5020,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    travel_time: Annotated[
+        float, typer.Option("--travel-time", min=0.01, help="Door travel time (s).")
+    ] = 2.0,
+    heartbeat_timeout: Annotated[
+        float,
+        typer.Option("--heartbeat-timeout", min=0.1, help="Dead-man timeout of the PLC (s)."),
+    ] = 3.0,
+    unit_id: Annotated[int, typer.Option("--unit-id", min=0, max=247, help="Modbus unit id.")] = 1,
+) -> None:
+    """A simulated booth PLC: Modbus TCP server with the register map of
+    docs/plc-register-map.md, a door operator, fire alarm and dead-man.
+
+    Prints what happens, one line each. Commands on stdin: fire on|off, obstruct, clear,
+    egress, entry, jam, fault on|off, deadman, status, help, quit."""
+    from sim.plc_server import run_cli
+
+    raise typer.Exit(run_cli(host, port, travel_time, heartbeat_timeout, unit_id))

@@ -24,9 +24,35 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
 ) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
-    if item.get_closest_marker("realtime") is not None or _real_driver(item):
+    # ``item`` is the function *definition* here: it is not parametrized yet, so which driver a
+    # contract test runs with is unknown. Tests using a rig get both loops;
+    # ``pytest_collection_modifyitems`` keeps the one that fits each driver.
+    if item.get_closest_marker("realtime") is not None:
         return {"realtime": asyncio.new_event_loop}
+    if _uses_rig(item):
+        return {"virtual": VirtualTimeLoop, "realtime": asyncio.new_event_loop}
     return {"virtual": VirtualTimeLoop}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Contract tests: real drivers on the real-time loop, ``sim`` drivers on virtual time."""
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        factory = callspec.params.get("_asyncio_loop_factory") if callspec else None
+        if factory is None or item.get_closest_marker("realtime") or not _uses_rig(item):
+            keep.append(item)
+            continue
+        wanted = asyncio.new_event_loop if _real_driver(item) else VirtualTimeLoop
+        (keep if factory is wanted else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def _uses_rig(item: pytest.Item) -> bool:
+    return any(name.startswith("make_") for name in getattr(item, "fixturenames", ()))
 
 
 def _real_driver(item: pytest.Item) -> bool:
