@@ -168,6 +168,7 @@ class ModbusPlcBase(DeviceBase):
         self._missing = None
         self._pymodbus_errors = (ModbusException, OSError, TimeoutError)
         self._running = True
+        self._connect_lock = asyncio.Lock()  # on this start's loop
         self._next_connect = 0.0
         self._reconnect_wait = 0.0
         with contextlib.suppress(DeviceError):
