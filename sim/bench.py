@@ -33,6 +33,7 @@ import typer
 from booth.trace import TraceRecord
 from hal.clock import LoopClock
 from hal.events import DeviceEvent, DoorPosition, DoorPositionChanged
+from sim.brokers import rss_kb, stop_process
 from sim.harness import SimBooth
 
 app = typer.Typer(help="Benchmarks that print numbers.", no_args_is_help=True)
@@ -170,20 +171,13 @@ def _idle_daemon(seconds: float) -> dict[str, Any]:
             c0, w0 = cpu(), time.monotonic()
             time.sleep(seconds)
             c1, w1 = cpu(), time.monotonic()
-            rss_kb = 0
-            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    rss_kb = int(line.split()[1])
+            rss = rss_kb(proc.pid)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_process(proc)
     return {
         "seconds": round(w1 - w0, 2),
         "cpu_percent_of_one_core": round(100 * (c1 - c0) / (w1 - w0), 2),
-        "rss_mb": round(rss_kb / 1024, 1),
+        "rss_mb": round(rss / 1024, 1),
     }
 
 

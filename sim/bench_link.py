@@ -45,7 +45,7 @@ from booth.trace import Trace
 from cloud_bridge.consumer import EventConsumer
 from hal.clock import LoopClock
 from lisa_messages import BoothEvent
-from sim.brokers import MosquittoBroker
+from sim.brokers import MosquittoBroker, rss_kb, stop_process
 
 TARGETS = {
     "latency_p50_ms": 2.0,
@@ -503,22 +503,14 @@ def booth_rss(broker: MosquittoBroker, seconds: float) -> dict[str, Any]:
                     time.sleep(0.1)
                 time.sleep(seconds)
                 status = client.call("status")
-            rss_kb = 0
-            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    rss_kb = int(line.split()[1])
+            rss = rss_kb(proc.pid)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
     return {
         "seconds": seconds,
         "state": status.get("state"),
         "link_up": bool(status.get("link")),
-        "rss_mb": round(rss_kb / 1024, 1),
+        "rss_mb": round(rss / 1024, 1),
     }
 
 

@@ -236,3 +236,21 @@ class MosquittoBroker(_Broker):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def rss_kb(pid: int) -> int:
+    """Resident memory of a process in KiB (VmRSS), 0 when unknown."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

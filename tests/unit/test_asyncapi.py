@@ -340,3 +340,13 @@ def test_protocol_md_documents_every_command_event_and_call_type() -> None:
         assert f"| `{call_type}` |" in text, call_type
     for ch in CHANNELS:
         assert f"| `{ch.address}` |" in text, ch.address
+
+
+def test_contract_state_list_matches_the_state_machine() -> None:
+    """lisa_messages cannot import booth (the bridge must not depend on it): keep both in step."""
+    from typing import get_args
+
+    from booth.machine import TOP_STATES
+    from lisa_messages import BoothState
+
+    assert list(get_args(BoothState.model_fields["state"].annotation)) == TOP_STATES
