@@ -25,7 +25,9 @@ import typer
 
 from sim.bench import lisa_executable
 
-app = typer.Typer(help="Run the demo: a simulated booth with the simulator console.")
+app = typer.Typer(
+    help="Run the demo: embedded MQTT broker, simulated bridge, simulated booth, console."
+)
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "booth" / "examples" / "booth-sim.toml"
 # timers of the simulated agent when the demo plays its script (answers after 3 s, talks 5 s)
