@@ -69,6 +69,32 @@ STOP_TIMEOUT = 5.0  # s the dispatcher gets to finish its current trigger on sto
 STUCK_AFTER = 10.0  # s a single transition may take before the watchdog is withheld
 
 
+@dataclass(frozen=True)
+class Posture:
+    """What a state asks of the actuators (None: leave as it is)."""
+
+    sign: SignState
+    scene: LightScene
+    brightness: float
+    door: DoorPosition | None
+    lock: bool | None  # True: no entry from outside (egress is never blocked)
+    loop: bool | None  # induction loop for hearing aids
+
+
+_OOS, _CLOSED, _OPEN = SignState.OUT_OF_SERVICE, DoorPosition.CLOSED, DoorPosition.OPEN
+POSTURES: dict[str, Posture] = {
+    "selftest": Posture(_OOS, LightScene.STANDBY, 0.3, _CLOSED, True, False),
+    "idle": Posture(SignState.FREE, LightScene.STANDBY, 0.3, _CLOSED, False, False),
+    "occupied": Posture(SignState.OCCUPIED, LightScene.CONSULTATION, 1.0, _CLOSED, True, True),
+    "farewell": Posture(SignState.OCCUPIED, LightScene.CONSULTATION, 1.0, _OPEN, True, None),
+    "privacy_reset": Posture(SignState.OCCUPIED, LightScene.STANDBY, 0.3, _CLOSED, True, False),
+    "offline": Posture(_OOS, LightScene.STANDBY, 0.3, _CLOSED, True, False),
+    "fault": Posture(_OOS, LightScene.STANDBY, 0.5, _OPEN, False, False),
+    "maintenance": Posture(_OOS, LightScene.MAINTENANCE, 1.0, None, True, False),
+    "emergency": Posture(_OOS, LightScene.EMERGENCY, 1.0, _OPEN, False, False),
+}
+
+
 @dataclass
 class Session:
     """One citizen's visit. Wiped in the privacy reset; holds no personal data."""
@@ -428,28 +454,19 @@ class BoothController:
                 pass
 
     # ------------------------------------------------------------------------------ state entry
-    async def _common(
-        self,
-        *,
-        sign: SignState,
-        scene: LightScene,
-        brightness: float,
-        screen: Screen,
-        door: DoorPosition | None,
-        lock: bool | None,
-        loop: bool | None = None,
-    ) -> None:
+    async def _apply(self, posture: Posture, screen: Screen) -> None:
+        """Put the booth's actuators into a state's posture and show its screen."""
         # door first: it is the safety-relevant actuator
-        if lock is False:
+        if posture.lock is False:
             await self.actuators.unlock_entry()
-        await self.door.want(door)
-        if lock is True:
+        await self.door.want(posture.door)
+        if posture.lock is True:
             await self.actuators.lock_entry()
-        await self.actuators.sign(sign)
-        await self.actuators.light(scene, brightness)
+        await self.actuators.sign(posture.sign)
+        await self.actuators.light(posture.scene, posture.brightness)
         await self.show(screen)
-        if loop is not None:
-            await self.actuators.induction_loop(loop)
+        if posture.loop is not None:
+            await self.actuators.induction_loop(posture.loop)
 
     async def show(self, screen: Screen) -> None:
         self.screen = screen
@@ -472,15 +489,7 @@ class BoothController:
         pass
 
     async def enter_selftest(self) -> None:
-        await self._common(
-            sign=SignState.OUT_OF_SERVICE,
-            scene=LightScene.STANDBY,
-            brightness=0.3,
-            screen=Screen("starting"),
-            door=DoorPosition.CLOSED,
-            lock=True,
-            loop=False,
-        )
+        await self._apply(POSTURES["selftest"], Screen("starting"))
         self._spawn(self._run_selftest(), "selftest")
 
     async def exit_selftest(self) -> None:
@@ -516,15 +525,7 @@ class BoothController:
 
     async def enter_idle(self) -> None:
         self.session = None
-        await self._common(
-            sign=SignState.FREE,
-            scene=LightScene.STANDBY,
-            brightness=0.3,
-            screen=Screen("welcome"),
-            door=DoorPosition.CLOSED,
-            lock=False,
-            loop=False,
-        )
+        await self._apply(POSTURES["idle"], Screen("welcome"))
         # someone came in while the booth was not yet idle (and is not just leaving)
         if self.presence.present and self.presence.snapshot().raw:
             self.post("presence_on")
@@ -535,15 +536,7 @@ class BoothController:
     async def enter_occupied(self) -> None:
         self.session = Session(id=uuid.uuid4().hex, started=self.clock.now())
         self._farewell_page = "farewell"
-        await self._common(
-            sign=SignState.OCCUPIED,
-            scene=LightScene.CONSULTATION,
-            brightness=1.0,
-            screen=Screen("connecting"),
-            door=DoorPosition.CLOSED,
-            lock=True,
-            loop=True,
-        )
+        await self._apply(POSTURES["occupied"], Screen("connecting"))
         try:
             await self.central.request_call(self.session.id)
             self.trace.record("info", event="call requested")
@@ -600,14 +593,7 @@ class BoothController:
         if not self.link:
             reason = "link_lost"
         await self._end_call(reason)
-        await self._common(
-            sign=SignState.OCCUPIED,
-            scene=LightScene.CONSULTATION,
-            brightness=1.0,
-            screen=Screen(page, params),
-            door=DoorPosition.OPEN,
-            lock=True,
-        )
+        await self._apply(POSTURES["farewell"], Screen(page, params))
         if not self.presence.present:
             self.post("presence_off")
 
@@ -618,15 +604,7 @@ class BoothController:
         # wipe everything the session left behind: screen, session data, device buffers
         self.session = None
         self._unavailable_info = {}
-        await self._common(
-            sign=SignState.OCCUPIED,
-            scene=LightScene.STANDBY,
-            brightness=0.3,
-            screen=Screen("blank"),
-            door=DoorPosition.CLOSED,
-            lock=True,
-            loop=False,
-        )
+        await self._apply(POSTURES["privacy_reset"], Screen("blank"))
         await self.actuators.wipe()
         self._timer("privacy_reset", self.config.timing.privacy_reset, "settle")
 
@@ -634,14 +612,8 @@ class BoothController:
         self._cancel_timer("privacy_reset")
 
     async def enter_offline(self) -> None:
-        await self._common(
-            sign=SignState.OUT_OF_SERVICE,
-            scene=LightScene.STANDBY,
-            brightness=0.3,
-            screen=Screen("out_of_service", {"phone": self.config.central.phone}),
-            door=DoorPosition.CLOSED,
-            lock=True,
-            loop=False,
+        await self._apply(
+            POSTURES["offline"], Screen("out_of_service", {"phone": self.config.central.phone})
         )
 
     async def exit_offline(self) -> None:
@@ -651,14 +623,8 @@ class BoothController:
         self.trace.record("info", event="out of service", failures=self.critical_failures())
         await self._end_call("fault")
         # release the door: nobody may be trapped by a failing door or PLC
-        await self._common(
-            sign=SignState.OUT_OF_SERVICE,
-            scene=LightScene.STANDBY,
-            brightness=0.5,
-            screen=Screen("out_of_service", {"phone": self.config.central.phone}),
-            door=DoorPosition.OPEN,
-            lock=False,
-            loop=False,
+        await self._apply(
+            POSTURES["fault"], Screen("out_of_service", {"phone": self.config.central.phone})
         )
         # a fault seen only by a self-test (health still ok) gets re-tested now and then
         self._timer("fault_recheck", self.config.timing.fault_recheck, "recheck")
@@ -677,15 +643,7 @@ class BoothController:
         self.maintenance_wanted = True
         await self._end_call("maintenance")
         self.session = None
-        await self._common(
-            sign=SignState.OUT_OF_SERVICE,
-            scene=LightScene.MAINTENANCE,
-            brightness=1.0,
-            screen=Screen("maintenance"),
-            door=None,
-            lock=True,
-            loop=False,
-        )
+        await self._apply(POSTURES["maintenance"], Screen("maintenance"))
 
     async def exit_maintenance(self) -> None:
         # only the technician ends maintenance (request_maintenance clears the wish); an
@@ -694,15 +652,7 @@ class BoothController:
 
     async def enter_emergency(self) -> None:
         await self._end_call("emergency")
-        await self._common(
-            sign=SignState.OUT_OF_SERVICE,
-            scene=LightScene.EMERGENCY,
-            brightness=1.0,
-            screen=Screen("emergency"),
-            door=DoorPosition.OPEN,
-            lock=False,
-            loop=False,
-        )
+        await self._apply(POSTURES["emergency"], Screen("emergency"))
 
     async def exit_emergency(self) -> None:
         pass
