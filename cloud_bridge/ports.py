@@ -1,0 +1,79 @@
+"""The bridge service as its front ends (HTTP/WebSocket API, CLI) see it.
+
+:class:`cloud_bridge.service.Bridge` implements :class:`BridgeFacade`. The API module
+(:mod:`cloud_bridge.api`) only talks to this protocol, so the same API runs in the bridge
+process, in tests and in the demo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+from cloud_bridge.acd.model import AgentSpec, Decision, Event, QueueSpec
+
+ROLES = ("agent", "supervisor", "technician", "admin")
+
+
+class CommandDenied(Exception):
+    """The user may not send this command to this booth (not in a call with it, wrong role)."""
+
+
+class Subscription(Protocol):
+    """Live bridge events for one client; iterate, then ``close()``.
+
+    Each item is a JSON-ready dict with a ``type``:
+    ``snapshot`` (first item: the whole :meth:`BridgeFacade.status`), ``agent`` (an agent's
+    status changed: agent, status, reason, call), ``offer`` (call, agent, queue, booth,
+    ring_timeout_s, consult_for), ``offer_withdrawn`` (call, agent, reason), ``call`` (a call
+    changed: the call's view dict), ``call_ended`` (call, reason), ``consult`` (call, agent,
+    consultant, state connected|ended), ``booth`` (booth view dict: state/health changed),
+    ``command_result`` (id, booth, ok, error, result).
+    """
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+class BridgeFacade(Protocol):
+    queues: dict[str, QueueSpec]
+    agents: dict[str, AgentSpec]
+
+    async def dispatch(self, event: Event) -> list[Decision]:
+        """Hand one ACD event to the engine (persisted, then acted on). Raises
+        :class:`cloud_bridge.acd.model.EngineError` when refused (nothing changed)."""
+        ...
+
+    def status(self) -> dict[str, Any]:
+        """``{"ts", "agents": [...], "queues": [...], "calls": [...], "booths": [...]}``.
+
+        agent: id, display_name, status, reason, since, call, queues {id: level}, calls_today;
+        queue: id, name, open, waiting, ringing, connected, logged_in, ready, oldest_wait_s;
+        call: id, booth, session, queue, status, agent, priority, entered, wait_s, position,
+        clerk, consult (None or {agent, consultant, status});
+        booth: id, online, state, detail, in_service, health {...}, since, call."""
+        ...
+
+    def subscribe(self) -> Subscription: ...
+
+    async def booth_command(
+        self,
+        user: str,
+        role: str,
+        booth: str,
+        cmd: str,
+        args: dict[str, Any],
+        timeout: float = 10.0,
+    ) -> dict[str, Any]:
+        """Send a command to a booth and wait for its result ``{id, ok, error, result}``.
+
+        Agents only for a booth they are in a call with; supervisors, technicians and admins
+        for every booth. Every attempt (also a denied one) is written to the audit log.
+        Raises :class:`CommandDenied`, ``KeyError`` (unknown booth), ``ValueError`` (invalid
+        command or arguments, message names the field) or ``TimeoutError``."""
+        ...
+
+    def audit(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest audit lines first: ts, user, role, booth, cmd, args, outcome."""
+        ...
