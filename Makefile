@@ -65,6 +65,7 @@ docs: venv
 	$(BIN)/lisa booth diagram --write docs/state-machine.md
 	$(BIN)/lisa booth config-reference --write docs/config.md
 	$(BIN)/lisa booth asyncapi --write docs/asyncapi.yaml
+	$(BIN)/lisa bridge config-reference --write docs/bridge-config.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var

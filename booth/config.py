@@ -123,6 +123,13 @@ class TimingConfig(_Model):
         description="A device that does not answer a request within this (s) is "
         "reported; the controller goes on.",
     )
+    link_grace: float = Field(
+        20.0,
+        ge=0,
+        description="A visit survives a loss of the link to the bridge this long (s): a bridge "
+        "restart or a short network hiccup does not end the citizen's call (the video runs peer "
+        "to peer). 0 = say goodbye at once.",
+    )
     fault_recheck: float = Field(
         60.0,
         gt=0,

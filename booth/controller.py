@@ -254,6 +254,17 @@ class BoothController:
         self._cancel_timer(key)
         self._timers[key] = self.clock.call_later(delay, lambda: self.post(trigger))
 
+    def start_link_grace(self) -> None:
+        """The link dropped during a visit: wait ``timing.link_grace`` before giving up."""
+        grace = self.config.timing.link_grace
+        if grace <= 0:
+            self.post("link_lost")
+        else:
+            self._timer("link_grace", grace, "link_lost")
+
+    def stop_link_grace(self) -> None:
+        self._cancel_timer("link_grace")
+
     def _cancel_timer(self, key: str) -> None:
         handle = self._timers.pop(key, None)
         if handle is not None:

@@ -118,8 +118,11 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "presence_off", "source": "farewell", "dest": "privacy_reset"},
     # the link to the central side
     {"trigger": "link_down", "source": "idle", "dest": "offline"},
-    {"trigger": "link_down", "source": SESSION_STATES, "dest": "farewell"},
+    # during a visit a lost link is given timing.link_grace to come back (bridge restart)
+    {"trigger": "link_down", "source": SESSION_STATES, "dest": None, "after": "start_link_grace"},
+    {"trigger": "link_lost", "source": SESSION_STATES, "dest": "farewell", "unless": "link_is_up"},
     {"trigger": "link_up", "source": "offline", "dest": "idle"},
+    {"trigger": "link_up", "source": SESSION_STATES, "dest": None, "after": "stop_link_grace"},
     # technicians
     {
         "trigger": "maintenance_enter",

@@ -383,40 +383,42 @@ class Engine:
 
     def calls_view(self) -> list[dict[str, Any]]:
         now = self.clock.time()
-        out = []
-        for c in self.calls.values():
-            consult = None
-            if c.consult is not None and c.consult in self.calls:
-                leg = self.calls[c.consult]
-                consult = {
-                    "id": leg.id,
-                    "agent": leg.asker,
-                    "consultant": leg.agent or (leg.ringing[0] if leg.ringing else None),
-                    "status": leg.status.value,
-                    "queue": leg.queue,
-                    "clerk": leg.target_clerk,
-                }
-            out.append(
-                {
-                    "id": c.id,
-                    "kind": c.kind,
-                    "parent": c.parent,
-                    "booth": c.booth,
-                    "session": c.session,
-                    "queue": c.queue,
-                    "status": c.status.value,
-                    "agent": c.agent,
-                    "ringing": list(c.ringing),
-                    "priority": c.priority,
-                    "created": c.created,
-                    "entered": c.entered,
-                    "wait_s": round(now - c.entered, 1),
-                    "position": c.position,
-                    "clerk": c.clerk,
-                    "consult": consult,
-                }
-            )
-        return out
+        return [self._call_view(c, now) for c in self.calls.values()]
+
+    def call_view(self, call: str) -> dict[str, Any] | None:
+        c = self.calls.get(call)
+        return self._call_view(c, self.clock.time()) if c is not None else None
+
+    def _call_view(self, c: CallState, now: float) -> dict[str, Any]:
+        consult = None
+        if c.consult is not None and c.consult in self.calls:
+            leg = self.calls[c.consult]
+            consult = {
+                "id": leg.id,
+                "agent": leg.asker,
+                "consultant": leg.agent or (leg.ringing[0] if leg.ringing else None),
+                "status": leg.status.value,
+                "queue": leg.queue,
+                "clerk": leg.target_clerk,
+            }
+        return {
+            "id": c.id,
+            "kind": c.kind,
+            "parent": c.parent,
+            "booth": c.booth,
+            "session": c.session,
+            "queue": c.queue,
+            "status": c.status.value,
+            "agent": c.agent,
+            "ringing": list(c.ringing),
+            "priority": c.priority,
+            "created": c.created,
+            "entered": c.entered,
+            "wait_s": round(now - c.entered, 1),
+            "position": c.position,
+            "clerk": c.clerk,
+            "consult": consult,
+        }
 
     def agent_of_call(self, call: str) -> str | None:
         c = self.calls.get(call)
