@@ -28,7 +28,8 @@ class Subscription(Protocol):
     ring_timeout_s, consult_for), ``offer_withdrawn`` (call, agent, reason), ``call`` (a call
     changed: the call's view dict), ``call_ended`` (call, reason), ``consult`` (call, agent,
     consultant, state connected|ended), ``booth`` (booth view dict: state/health changed),
-    ``command_result`` (id, booth, ok, error, result).
+    ``command_result`` (id, booth, ok, error, result), ``booth_event`` (booth, event: the
+    type of a booth event).
     """
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]: ...
@@ -48,11 +49,13 @@ class BridgeFacade(Protocol):
     def status(self) -> dict[str, Any]:
         """``{"ts", "agents": [...], "queues": [...], "calls": [...], "booths": [...]}``.
 
-        agent: id, display_name, status, reason, since, call, queues {id: level}, calls_today;
+        agent: id, display_name, status, reason, since, in_status_s, call, pending, queues
+        {id: level}, calls_taken;
         queue: id, name, open, waiting, ringing, connected, logged_in, ready, oldest_wait_s;
         call: id, booth, session, queue, status, agent, priority, entered, wait_s, position,
         clerk, consult (None or {agent, consultant, status});
-        booth: id, online, state, detail, in_service, health {...}, since, call."""
+        booth: id, queue, configured, online, state, detail, in_service, health {...}, since
+        (RFC 3339), emergency, last_seen, call."""
         ...
 
     def subscribe(self) -> Subscription: ...
@@ -64,7 +67,7 @@ class BridgeFacade(Protocol):
         booth: str,
         cmd: str,
         args: dict[str, Any],
-        timeout: float = 10.0,
+        timeout: float = 10.0,  # noqa: ASYNC109
     ) -> dict[str, Any]:
         """Send a command to a booth and wait for its result ``{id, ok, error, result}``.
 
@@ -74,6 +77,7 @@ class BridgeFacade(Protocol):
         command or arguments, message names the field) or ``TimeoutError``."""
         ...
 
-    def audit(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The newest audit lines first: ts, user, role, booth, cmd, args, outcome."""
+    def audit(self, limit: int = 100, booth: str | None = None) -> list[dict[str, Any]]:
+        """The newest audit lines first (of one booth, or all): ts, user, role, booth, cmd,
+        args, outcome."""
         ...

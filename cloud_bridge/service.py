@@ -622,6 +622,8 @@ class Bridge:
             handle.cancel()
 
     def client_disconnected(self, agent: str) -> None:
+        if not self._started:
+            return
         n = self._clients.get(agent, 0) - 1
         if n > 0:
             self._clients[agent] = n
@@ -727,8 +729,8 @@ class Bridge:
         )
         return answer
 
-    def audit(self, limit: int = 100) -> list[dict[str, Any]]:
-        return self.store.audit(limit)
+    def audit(self, limit: int = 100, booth: str | None = None) -> list[dict[str, Any]]:
+        return self.store.audit(limit, booth)
 
 
 def now_rfc3339_in(seconds: float) -> str:

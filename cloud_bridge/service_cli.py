@@ -282,7 +282,7 @@ def status(
             a["id"],
             a["status"],
             a["reason"] or "",
-            f"{a['in_status_s']:.0f} s",
+            f"{a['in_status_s']:.0f} s" if a["in_status_s"] is not None else "",
             a["call"] or "",
             str(a["calls_taken"]),
         )

@@ -319,7 +319,8 @@ class Engine:
             if c.max_deadline is not None:
                 self._timer_at(f"maxwait:{c.id}", c.max_deadline)
             for aid, until in c.excluded.items():
-                self._timer_at(f"unblock:{c.id}:{aid}", until)
+                if until != float("inf"):
+                    self._timer_at(f"unblock:{c.id}:{aid}", until)
         for a in self.agents.values():
             if a.status == AgentStatus.READY:
                 self._push_ready(a)
@@ -346,7 +347,7 @@ class Engine:
                 "status": a.status.value,
                 "reason": a.reason,
                 "since": a.since,
-                "in_status_s": round(max(0.0, now - a.since), 1),
+                "in_status_s": round(max(0.0, now - a.since), 1) if a.since else None,
                 "call": a.call,
                 "pending": a.pending[0].value if a.pending else None,
                 "queues": dict(a.spec.queues),
@@ -691,7 +692,7 @@ class Engine:
             return
         if c.status != CallStatus.CONNECTED or c.agent != a.spec.id:
             raise EngineError("not_your_call", f"{a.spec.id!r} is not talking in {c.id!r}")
-        self._end_consult(c, "cancelled")
+        self._end_consult(c, "cancelled", tell_booth=False)
         self._log(
             "COMPLETEAGENT",
             c,
@@ -872,8 +873,7 @@ class Engine:
         c.entered = leg.entered
         c.connected_at = self.now
         self._dirty(c)
-        b.call = c.id
-        self._dirty_agents.add(b.spec.id)
+        self._set_status(b, AgentStatus.BUSY, None, c.id)  # from the leg to the citizen's call
         self._log(
             "CONNECT",
             c,
@@ -891,8 +891,9 @@ class Engine:
             raise EngineError("no_consult", "no consultation for this call")
         self._end_consult(c, "cancelled")
 
-    def _end_consult(self, c: CallState, reason: str) -> None:
-        """End the consult leg of ``c`` (if any); the citizen stays with c.agent."""
+    def _end_consult(self, c: CallState, reason: str, *, tell_booth: bool = True) -> None:
+        """End the consult leg of ``c`` (if any); the citizen stays with c.agent (the booth is
+        told so unless ``tell_booth`` is False: the call is ending or moving anyway)."""
         if c.consult is None:
             return
         leg = self.calls.get(c.consult)
@@ -914,7 +915,7 @@ class Engine:
         assert leg.asker is not None
         self._emit(ConsultEnded(c.id, leg.asker, consultant, reason))
         self._drop_call(leg)
-        if reason != "abandoned" and c.agent is not None:
+        if tell_booth and reason != "abandoned" and c.agent is not None:
             agent = self.agents[c.agent]
             self._emit(
                 CallerConnected(
@@ -1035,7 +1036,7 @@ class Engine:
             c = self.calls.get(a.call)
             if c is not None and c.kind == "call" and c.agent == a.spec.id:
                 # the citizen is not left in a dead call: back to the queue, first in line
-                self._end_consult(c, "cancelled")
+                self._end_consult(c, "cancelled", tell_booth=False)
                 self._log(
                     "TRANSFER",
                     c,
@@ -1053,13 +1054,15 @@ class Engine:
                 c.offered_once = False
                 c.position = None
                 self._exclude(c, a, self.queues[c.queue].spec.decline_block_s)
-                self._log("ENTERQUEUE", c, booth=c.booth, priority=c.priority, transfer=True)
+                # same queue: no second ENTERQUEUE (the call is offered to it once)
                 self._enter_queue(c, self.queues[c.queue], new_origin=False)
                 return
+            a.pending = (AgentStatus.NOT_READY, DISCONNECTED)
             if c is not None and c.kind == "consult":
                 assert c.parent is not None
+                # ends the leg; the consultant's after-work applies the pending not-ready
                 self._end_consult(self.calls[c.parent], "consultant_hangup")
-            a.pending = (AgentStatus.NOT_READY, DISCONNECTED)
+                return
             self._apply_pending(a)
             return
         self._request_status(a, AgentStatus.NOT_READY, DISCONNECTED)
@@ -1100,9 +1103,8 @@ class Engine:
         idle = a.idle_since
         self._set_status(a, AgentStatus.READY, None, None)
         a.idle_since = idle if keep_idle and idle else self.now
+        self._push_ready(a)  # first: an offer from _find_work takes it out again
         self._find_work(a)
-        if a.status == AgentStatus.READY:
-            self._push_ready(a)
 
     def _find_work(self, a: AgentState) -> None:
         """A ready agent looks for the call waiting longest among its clerk list and queues."""

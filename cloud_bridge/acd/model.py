@@ -251,7 +251,7 @@ class CallerTransferring:
     call: str
     booth: str
     session: str
-    target: str  # queue id or clerk id
+    target: str  # display name: the clerk's role title or the queue's name ("" = requeued)
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,7 +365,8 @@ class EngineError(Exception):
     """A request the engine refuses (unknown agent, no such offer, …); nothing was changed.
 
     ``code`` is stable for APIs: unknown_agent, unknown_call, unknown_queue, not_offered,
-    not_your_call, bad_state, no_consult."""
+    not_your_call, bad_state, bad_request, no_consult, duplicate_call, clerk_unavailable,
+    queue_unavailable."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
