@@ -186,6 +186,7 @@ class Bridge:
         self.booth_offline_grace_s = booth_offline_grace_s
         self.booths: dict[str, BoothView] = {b: BoothView(b, q) for b, q in (booths or {}).items()}
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._cursors: dict[str, int] = {}  # booth -> seq of the last event applied
         self._subscribers: set[_Subscription] = set()
         self._pending_cmds: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._clients: dict[str, int] = {}
@@ -227,6 +228,7 @@ class Bridge:
                 if key in view:
                     setattr(b, key, view[key])
             b.online = False  # until its retained availability says otherwise
+        self._cursors = self.store.cursors()
         calls, agents, queue_rows = self.store.load_state()
         queues = {str(row["id"]): row for row in queue_rows if "id" in row}
         decisions = self.engine.restore(calls, agents, queues)
@@ -485,6 +487,8 @@ class Bridge:
         """One booth event, exactly once (the store's cursor refuses duplicates)."""
         b = self._booth(event.booth)
         b.last_seen = self.clock.time()
+        if event.seq <= self._cursors.get(event.booth, 0) or self.store.seen_event(event.id):
+            return  # a duplicate (QoS 1 redelivery, outbox replay): applied already
         cursor = (event.booth, event.seq, event.id)
         session = str(event.data.get("session") or "")
         engine_event: Event | None = None
@@ -502,7 +506,7 @@ class Bridge:
                 self.step(engine_event, cursor)
             else:
                 self._commit([], cursor)
-        except DuplicateEventError:
+        except DuplicateEventError:  # pragma: no cover - checked above
             return
         except EngineError as exc:
             log.warning(
@@ -511,6 +515,7 @@ class Bridge:
             )
             with contextlib.suppress(DuplicateEventError):
                 self._commit([], cursor)
+        self._cursors[event.booth] = event.seq
         self._publish({"type": "booth_event", "booth": event.booth, "event": event.type})
 
     def _call_of(self, booth: str, session: str) -> str | None:
