@@ -487,8 +487,19 @@ class Bridge:
         """One booth event, exactly once (the store's cursor refuses duplicates)."""
         b = self._booth(event.booth)
         b.last_seen = self.clock.time()
-        if event.seq <= self._cursors.get(event.booth, 0) or self.store.seen_event(event.id):
+        if self.store.seen_event(event.id):
             return  # a duplicate (QoS 1 redelivery, outbox replay): applied already
+        last = self._cursors.get(event.booth, 0)
+        if event.seq <= last:
+            if event.seq != 1:
+                return  # older than what was applied: a late duplicate
+            # a new numbering (booth PC replaced, state wiped): follow it
+            log.warning(
+                "booth restarted its event numbering",
+                extra={"booth": event.booth, "previous_seq": last},
+            )
+            self.store.reset_cursor(event.booth)
+            self._cursors[event.booth] = 0
         cursor = (event.booth, event.seq, event.id)
         session = str(event.data.get("session") or "")
         engine_event: Event | None = None

@@ -134,6 +134,10 @@ class Store(Protocol):
         """Booth -> seq of the last event applied."""
         ...
 
+    def reset_cursor(self, booth: str) -> None:
+        """Forget a booth's seq (its numbering started again: new PC, wiped state)."""
+        ...
+
     def seen_event(self, event_id: str) -> bool:
         """Whether an event with this id was applied (among the last ~100,000)."""
         ...
@@ -347,6 +351,10 @@ class SQLiteStore:
     def cursors(self) -> dict[str, int]:
         with self._lock:
             return dict(self._db.execute("SELECT booth, seq FROM cursors ORDER BY booth"))
+
+    def reset_cursor(self, booth: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM cursors WHERE booth = ?", (booth,))
 
     def seen_event(self, event_id: str) -> bool:
         with self._lock:

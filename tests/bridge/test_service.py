@@ -218,3 +218,20 @@ async def test_restart_tells_booths_again_where_their_call_stands(tmp_path: Path
     again._on_mqtt(topic("event"), event(1, "call_requested", session="s1"))
     assert list(again.engine.calls) == [call]
     await again.stop()
+
+
+async def test_a_booth_with_a_new_event_numbering_is_followed(tmp_path: Path) -> None:
+    bridge, _ = await make(tmp_path)
+    await bridge.dispatch(SetReady("clearing1"))
+    for seq in range(1, 6):
+        bridge._on_mqtt(topic("event"), event(seq, "presence", present=True))
+    assert bridge.store.cursors()[BOOTH] == 5
+    # the booth PC was replaced: new ids, seq from 1 again
+    fresh = BoothEvent(
+        id="new-pc-000001", booth=BOOTH, seq=1, ts=now_rfc3339(), type="call_requested",
+        data={"session": "s9"},
+    )  # fmt: skip
+    bridge._on_mqtt(topic("event"), fresh.model_dump_json().encode())
+    assert len(bridge.engine.calls) == 1
+    assert bridge.store.cursors()[BOOTH] == 1
+    await bridge.stop()
