@@ -181,7 +181,7 @@ class Output:
 
 def describe(kinds: frozenset[str], item: dict[str, Any]) -> str | None:
     """The line shown for an event that concerns me (None: not shown)."""
-    e = {k: escape(str(v)) for k, v in item.items()}
+    e = {k: escape(str(v)) for k, v in item.items() if v is not None}
     if "offer" in kinds:
         if item.get("consult_for"):
             return (

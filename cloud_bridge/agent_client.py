@@ -417,16 +417,22 @@ class AgentClient:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
-    async def events(self) -> AsyncIterator[dict[str, Any]]:
-        """Every item received from now on (raw, plus local ``connection`` items), until
-        :meth:`close` or the stream stops for good."""
-        async for _, item in self.live():
+    async def events(self, *, replay: bool = False) -> AsyncIterator[dict[str, Any]]:
+        """Every item received from now on (``replay``: and those received so far; raw, plus
+        local ``connection`` items), until :meth:`close` or the stream stops for good."""
+        async for _, item in self.live(replay=replay):
             yield item
 
-    async def live(self) -> AsyncIterator[tuple[frozenset[str], dict[str, Any]]]:
+    async def live(
+        self, *, replay: bool = False
+    ) -> AsyncIterator[tuple[frozenset[str], dict[str, Any]]]:
         """Like :meth:`events`, each item with its kinds (its raw type and, when it concerns
-        my agent, the derived kind: ``offer``, ``connected``, …)."""
+        my agent, the derived kind: ``offer``, ``connected``, …). ``replay``: first the items
+        received so far (the newest 10,000, the snapshot of :meth:`connect` included)."""
         queue: asyncio.Queue[tuple[frozenset[str], dict[str, Any]] | None] = asyncio.Queue()
+        if replay:
+            for old in self._history:
+                queue.put_nowait(old)
         self._listeners.append(queue)
         try:
             while True:
