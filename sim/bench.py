@@ -33,6 +33,7 @@ import typer
 from booth.trace import TraceRecord
 from hal.clock import LoopClock
 from hal.events import DeviceEvent, DoorPosition, DoorPositionChanged
+from sim.bench_acd import acd_command
 from sim.brokers import rss_kb, stop_process
 from sim.harness import SimBooth
 
@@ -277,3 +278,6 @@ def bench_link(
         print(json.dumps(result))
     else:
         print_report(result)
+
+
+app.command("acd")(acd_command)

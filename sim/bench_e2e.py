@@ -64,6 +64,7 @@ def _bridge_config(workdir: Path, booths: list[str], url: str, port: int) -> Pat
         'name = "bench"',
         f'database = "{workdir / "bridge.db"}"',
         'phone = "0"',
+        f'default_queue = "q-{booths[0]}"',
         "[mqtt]",
         f'url = "{url}"',
         'username = ""',
@@ -74,17 +75,16 @@ def _bridge_config(workdir: Path, booths: list[str], url: str, port: int) -> Pat
         "[[site]]",
         'id = "bench"',
         'name = "bench"',
-        "[[queue]]",
-        'id = "clearing"',
-        'name = "Empfang"',
     ]
+    # one queue per booth and its own agent: each offer belongs to the visit being timed
     for b in booths:
-        lines += ["[[booth]]", f'id = "{b}"', 'site = "bench"', f'name = "{b}"']
+        lines += ["[[queue]]", f'id = "q-{b}"', f'name = "Empfang {b}"']
+        lines += ["[[booth]]", f'id = "{b}"', 'site = "bench"', f'name = "{b}"', f'queue = "q-{b}"']
         lines += [
             "[[agent]]",
             f'id = "agent-{b}"',
             'display_name = "Empfang"',
-            "queues = { clearing = 1 }",
+            f'queues = {{ "q-{b}" = 1 }}',
         ]
     path = workdir / "bridge.toml"
     path.write_text("\n".join(lines) + "\n", "utf-8")
@@ -150,6 +150,8 @@ async def _run_booth(
         if len(client.seen("offer")) <= mark:
             raise RuntimeError(f"{booth}: stale offer")
         call = offer["call"]
+        if offer["booth"] != booth:
+            raise RuntimeError(f"{booth}: got an offer for {offer['booth']}")
         await asyncio.to_thread(_wait, lambda: booth in watch.requested, "the request", 5)
         t0 = watch.requested.pop(booth)
         out.append((t1 - t0) * 1000)

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from sim.harness import INPUTS
+from sim.load import load_command
 
 app = typer.Typer(help="Hardware simulator: scenarios, console.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -134,3 +135,6 @@ def plc_server(
     from sim.plc_server import run_cli
 
     raise typer.Exit(run_cli(host, port, travel_time, heartbeat_timeout, unit_id))
+
+
+app.command("load")(load_command)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from bisect import insort
+from bisect import bisect_left, insort
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,7 +88,7 @@ class AgentState:
     wrap_until: float | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # identity: list lookups must not compare every field
 class CallState:
     id: str
     booth: str
@@ -117,6 +117,7 @@ class CallState:
     excluded: dict[str, float] = field(default_factory=dict)  # agent -> until
     offered_once: bool = False
     position: int | None = None  # last position told to the booth
+    in_queue: bool = False  # in its queue's waiting list (not persisted: rebuilt on restore)
 
     def key(self) -> tuple[int, float, int]:
         return (-self.priority, self.origin, self.seq)
@@ -300,7 +301,7 @@ class Engine:
                     if c.clerk_deadline is not None:
                         self._timer_at(f"clerk:{c.id}", c.clerk_deadline)
                 else:
-                    insort(self.queues[c.queue].waiting, c, key=CallState.key)
+                    self._insert_waiting(c)
             elif c.status == CallStatus.RINGING:
                 c.ringing = [
                     aid for aid in c.ringing if aid in self.agents and self.agents[aid].call == c.id
@@ -309,13 +310,13 @@ class Engine:
                     self._timer_at(f"ring:{c.id}", c.ring_deadline)
                 else:
                     c.status, c.ringing = CallStatus.WAITING, []
-                    insort(self.queues[c.queue].waiting, c, key=CallState.key)
+                    self._insert_waiting(c)
             elif c.status == CallStatus.CONNECTED and (
                 c.agent not in self.agents or self.agents[c.agent].call not in (c.id, c.consult)
             ):
                 # the agent vanished from the config: the call goes back to its queue
                 c.status, c.agent = CallStatus.WAITING, None
-                insort(self.queues[c.queue].waiting, c, key=CallState.key)
+                self._insert_waiting(c)
             if c.max_deadline is not None:
                 self._timer_at(f"maxwait:{c.id}", c.max_deadline)
             for aid, until in c.excluded.items():
@@ -505,9 +506,14 @@ class Engine:
             self._remove_waiting(c)
             self._offer(c, agents)
             return
-        if c not in q.waiting:
+        if not c.in_queue:
             insort(q.waiting, c, key=CallState.key)
+            c.in_queue = True
             self._tell_positions(q)
+
+    def _insert_waiting(self, c: CallState) -> None:
+        insort(self.queues[c.queue].waiting, c, key=CallState.key)
+        c.in_queue = True
 
     def _remove_waiting(self, c: CallState) -> None:
         if c.clerk is not None:
@@ -517,12 +523,14 @@ class Engine:
                 if not lst:
                     del self.pinned[c.clerk]
             return
-        q = self.queues[c.queue]
-        try:
-            idx = q.waiting.index(c)
-        except ValueError:
+        if not c.in_queue:
             return
+        q = self.queues[c.queue]
+        idx = bisect_left(q.waiting, c.key(), key=CallState.key)
+        if idx >= len(q.waiting) or q.waiting[idx] is not c:  # pragma: no cover - defensive
+            idx = q.waiting.index(c)
         del q.waiting[idx]
+        c.in_queue = False
         self._tell_positions(q, start=idx)
 
     def _tell_positions(self, q: QueueState, start: int = 0, *, force: bool = False) -> None:
