@@ -60,6 +60,8 @@ demo: venv
 bench: venv deps
 	$(BIN)/lisa bench booth
 	$(BIN)/lisa bench link
+	$(BIN)/lisa bench acd
+	$(BIN)/lisa bench acd --e2e
 
 docs: venv
 	$(BIN)/lisa booth diagram --write docs/state-machine.md
