@@ -181,3 +181,41 @@ def test_tmpfiles_protects_config_dir(tmp_path: Path) -> None:
         if line.startswith("lisa:")
     )
     assert etc_lisa.st_gid == lisa_gid
+
+
+# ------------------------------------------------------------------------------ the bridge
+BRIDGE_UNIT = SYSTEMD_DIR / "lisa-bridge.service"
+BRIDGE_EXEC_START = "ExecStart=/opt/lisa/venv/bin/lisa bridge run --config /etc/lisa/bridge.toml"
+BRIDGE_SECURITY_THRESHOLD = 14  # "1.4 OK"; lower it when the unit improves
+
+
+@pytest.fixture
+def runnable_bridge_unit(tmp_path: Path) -> Path:
+    text = BRIDGE_UNIT.read_text(encoding="utf-8")
+    assert text.count(BRIDGE_EXEC_START + "\n") == 1
+    copy = tmp_path / BRIDGE_UNIT.name
+    copy.write_text(
+        text.replace(BRIDGE_EXEC_START, f"ExecStart={sys.executable} -c pass"), encoding="utf-8"
+    )
+    return copy
+
+
+def test_bridge_unit_verifies_and_is_hardened(runnable_bridge_unit: Path) -> None:
+    systemd_analyze = _tool("systemd-analyze")
+    cwd = runnable_bridge_unit.parent
+    result = _run(systemd_analyze, "verify", "--man=no", str(runnable_bridge_unit), cwd=cwd)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    result = _run(
+        systemd_analyze,
+        "security",
+        "--offline=yes",
+        f"--threshold={BRIDGE_SECURITY_THRESHOLD}",
+        "--no-pager",
+        str(runnable_bridge_unit),
+        cwd=cwd,
+    )
+    match = re.search(r"Overall exposure level for \S+: (\d+\.\d)", result.stdout)
+    assert match, result.stdout + result.stderr
+    assert result.returncode == 0, f"exposure {match.group(1)}:\n{result.stdout}"
+    lines = [line.strip() for line in BRIDGE_UNIT.read_text(encoding="utf-8").splitlines()]
+    assert "Restart=always" in lines and "StateDirectory=lisa-bridge" in lines
