@@ -42,7 +42,13 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = 20.0) -> Non
 
 class BoothProcess:
     def __init__(
-        self, workdir: Path, broker: MosquittoBroker, password: str, booth_id: str = BOOTH
+        self,
+        workdir: Path,
+        broker: MosquittoBroker,
+        password: str,
+        booth_id: str = BOOTH,
+        *,
+        link_grace: float | None = None,
     ) -> None:
         self.workdir = workdir
         self.booth_id = booth_id
@@ -58,7 +64,10 @@ class BoothProcess:
         text = text.replace(
             "[devices.door.options]\ntravel_time = 2.0          # s to open or close\n", ""
         )
-        text += FAST
+        fast = FAST
+        if link_grace is not None:  # how long a visit survives a link loss (default 20 s)
+            fast = fast.replace("[timing]\n", f"[timing]\nlink_grace = {link_grace}\n")
+        text += fast
         text += (
             f'\n[mqtt]\nurl = "{broker.url_tls}"\nusername = "{booth_id}"\n'
             f'password = "{password}"\n'

@@ -44,7 +44,8 @@ def portal(mosquitto: MosquittoBroker) -> str:
 
 @pytest.fixture
 def booth(mosquitto: MosquittoBroker, tmp_path: Path) -> Iterator[BoothProcess]:
-    b = BoothProcess(tmp_path, mosquitto, mosquitto.provision(BOOTH))
+    # a broker outage during a visit ends it after 1 s (the default grace is 20 s)
+    b = BoothProcess(tmp_path, mosquitto, mosquitto.provision(BOOTH), link_grace=1.0)
     try:
         yield b
     finally:
