@@ -83,6 +83,13 @@ def run(
     if port is not None:
         cfg.http.port = port
     _setup_logging(log_level)
+    other = _running(cfg)
+    if other is not None and other.get("pid") != os.getpid():
+        err.print(
+            f"[red]lisa bridge:[/] a bridge is already running on {cfg.bridge.database} "
+            f"(pid {other.get('pid')}); stop it first"
+        )
+        raise typer.Exit(1)
     try:
         asyncio.run(run_bridge(cfg, demo=demo))
     except BridgeConfigError as exc:

@@ -68,6 +68,8 @@ def booth_detail(booth: BoothProcess) -> str:
 @pytest.mark.realtime
 async def test_walk_in_offer_transfer_hangup(system: tuple[BoothProcess, BridgeProcess]) -> None:
     booth, bridge = system
+    second = await asyncio.to_thread(bridge.lisa, "run", "--config", str(bridge.config))
+    assert second.returncode == 1 and "already running" in second.stderr
     desk = await agent(bridge, "clearing1")
     clerk = await agent(bridge, "wohngeld1")
     try:
