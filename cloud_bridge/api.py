@@ -247,7 +247,11 @@ class TransferRequest(BaseModel):
 
 
 class BoothCommandRequest(BaseModel):
-    cmd: str = Field(min_length=1, max_length=64, description="e.g. `door.unlock`.")
+    cmd: str = Field(
+        min_length=1,
+        max_length=64,
+        description="e.g. `door.open`, `light.set` (lisa_messages.COMMAND_ARGS).",
+    )
     args: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -314,7 +314,7 @@ def status(
     out.print(t)
     if data["calls"]:
         t = Table(title="Calls")
-        for col in ("call", "booth", "queue", "status", "agent", "position", "wait"):
+        for col in ("call", "booth", "queue", "status", "agent", "position", "waiting"):
             t.add_column(col)
         for c in data["calls"]:
             if c["kind"] != "call":
@@ -325,7 +325,7 @@ def status(
                 c["queue"],
                 c["status"],
                 c["agent"] or "",
-                str(c["position"] or ""),
-                f"{c['wait_s']:.0f} s",
+                str(c["position"] or "") if c["status"] == "waiting" else "",
+                f"{c['wait_s']:.0f} s" if c["status"] in ("waiting", "ringing") else "",
             )
         out.print(t)

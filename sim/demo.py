@@ -67,7 +67,7 @@ HUMAN_ACCOUNTS = (
     ("sozial1", "Sozialamt (grundsicherung, hilfe-zur-pflege, eingliederungshilfe, …)"),
     ("wohngeld1", "Wohngeldstelle (no simulated agent there: log in and transfer to it)"),
     ("super1", "supervisor: sees everything, may end any call"),
-    ("tech1", "technician: booth commands (lisa agent: `cmd BOOTH door.unlock`)"),
+    ("tech1", "technician: booth commands (lisa agent: `cmd gartz-01 selftest.run`)"),
 )
 DEFAULT_DURATION = 40.0
 START_TIMEOUT = 60.0  # for the bridge and for the booths to come up
