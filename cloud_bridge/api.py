@@ -20,7 +20,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, FastAPI, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
@@ -47,6 +47,7 @@ from cloud_bridge.acd.model import (
 from cloud_bridge.ports import BridgeFacade, CommandDenied
 from cloud_bridge.users import MAX_PASSWORD, User, UserStore
 
+F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("lisa.bridge.api")
 
 PREFIX = "/api/v1"
@@ -605,35 +606,27 @@ def create_app(
 
     call_errors = _errors(401, 403, 404, 409)
 
-    @app.post(
-        f"{PREFIX}/calls/{{call}}/accept",
-        response_model=CallActionResponse,
-        response_model_exclude_unset=True,
-        responses=call_errors,
-        tags=["calls"],
-    )
+    def call_route(action: str) -> Callable[[F], F]:
+        """``POST /calls/{call}/<action>``: the routes an agent uses on a call."""
+        return app.post(
+            f"{PREFIX}/calls/{{call}}/{action}",
+            response_model=CallActionResponse,
+            response_model_exclude_unset=True,
+            responses=call_errors,
+            tags=["calls"],
+        )
+
+    @call_route("accept")
     async def accept(call: str, user: CurrentUser) -> CallActionResponse:
         """Take the call offered to you."""
         return await call_action(user, call, Accept(require_agent(user), call))
 
-    @app.post(
-        f"{PREFIX}/calls/{{call}}/decline",
-        response_model=CallActionResponse,
-        response_model_exclude_unset=True,
-        responses=call_errors,
-        tags=["calls"],
-    )
+    @call_route("decline")
     async def decline(call: str, user: CurrentUser) -> CallActionResponse:
         """Refuse the call offered to you (it is offered to someone else)."""
         return await call_action(user, call, Decline(require_agent(user), call))
 
-    @app.post(
-        f"{PREFIX}/calls/{{call}}/hangup",
-        response_model=CallActionResponse,
-        response_model_exclude_unset=True,
-        responses=call_errors,
-        tags=["calls"],
-    )
+    @call_route("hangup")
     async def hangup(call: str, user: CurrentUser) -> CallActionResponse:
         """End your call. Supervisors and admins may end any connected call
         (reason ``supervisor_hangup``)."""
@@ -650,13 +643,7 @@ def create_app(
                 raise ApiError(409, "bad_state", f"call {call} is not connected to an agent")
         return await call_action(user, call, Hangup(require_agent(user), call))
 
-    @app.post(
-        f"{PREFIX}/calls/{{call}}/transfer",
-        response_model=CallActionResponse,
-        response_model_exclude_unset=True,
-        responses=call_errors,
-        tags=["calls"],
-    )
+    @call_route("transfer")
     async def transfer(call: str, body: TransferRequest, user: CurrentUser) -> CallActionResponse:
         """Blind transfer, or start a consultation (``mode: consult``), to a queue or a named
         clerk (``clerk``, with ``queue`` as the fallback when the clerk stays busy)."""
@@ -669,24 +656,12 @@ def create_app(
         )
         return await call_action(user, call, event)
 
-    @app.post(
-        f"{PREFIX}/calls/{{call}}/transfer/complete",
-        response_model=CallActionResponse,
-        response_model_exclude_unset=True,
-        responses=call_errors,
-        tags=["calls"],
-    )
+    @call_route("transfer/complete")
     async def complete_transfer(call: str, user: CurrentUser) -> CallActionResponse:
         """After a consultation: hand the citizen to the consulted agent."""
         return await call_action(user, call, CompleteTransfer(require_agent(user), call))
 
-    @app.post(
-        f"{PREFIX}/calls/{{call}}/transfer/cancel",
-        response_model=CallActionResponse,
-        response_model_exclude_unset=True,
-        responses=call_errors,
-        tags=["calls"],
-    )
+    @call_route("transfer/cancel")
     async def cancel_transfer(call: str, user: CurrentUser) -> CallActionResponse:
         """Give up a consultation: the citizen stays with you."""
         return await call_action(user, call, CancelTransfer(require_agent(user), call))

@@ -22,9 +22,9 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from cloud_bridge.acd.engine import Engine
 from cloud_bridge.acd.model import (
@@ -73,6 +73,7 @@ from lisa_messages import (
 log = logging.getLogger("lisa.bridge")
 
 PRIVILEGED = ("supervisor", "technician", "admin")
+M = TypeVar("M", bound=BaseModel)
 SUBSCRIBER_BACKLOG = 1000
 
 
@@ -563,14 +564,24 @@ class Bridge:
         with contextlib.suppress(EngineError):
             self.step(CallAbandoned(call, "booth_offline"))
 
-    def _on_state(self, booth_id: str, payload: bytes) -> None:
-        data = self._decode(f"{booth_id}/state", payload)
+    def _parse(self, booth_id: str, leaf: str, payload: bytes, model: type[M]) -> M | None:
+        """A booth message as ``model``, or None (logged with its topic and the field)."""
+        data = self._decode(f"{booth_id}/{leaf}", payload)
         if data is None:
-            return
+            return None
         try:
-            state = BoothState.model_validate(data)
+            return model.model_validate(data)
         except ValidationError as exc:
-            log.warning("invalid booth state", extra={"error": validation_message(exc)})
+            what = {"state": "booth state", "health": "booth health"}.get(leaf, "command result")
+            log.warning(
+                f"invalid {what}",
+                extra={"booth": booth_id, "leaf": leaf, "error": validation_message(exc)},
+            )
+            return None
+
+    def _on_state(self, booth_id: str, payload: bytes) -> None:
+        state = self._parse(booth_id, "state", payload, BoothState)
+        if state is None:
             return
         b = self._booth(booth_id)
         b.state, b.detail, b.since = state.state, state.detail, state.since
@@ -578,13 +589,8 @@ class Bridge:
         self._booth_changed(b)
 
     def _on_health(self, booth_id: str, payload: bytes) -> None:
-        data = self._decode(f"{booth_id}/health", payload)
-        if data is None:
-            return
-        try:
-            health = BoothHealth.model_validate(data)
-        except ValidationError as exc:
-            log.warning("invalid booth health", extra={"error": validation_message(exc)})
+        health = self._parse(booth_id, "health", payload, BoothHealth)
+        if health is None:
             return
         b = self._booth(booth_id)
         b.in_service = health.in_service
@@ -597,13 +603,8 @@ class Bridge:
         self._publish({"type": "booth", **view})
 
     def _on_result(self, booth_id: str, payload: bytes) -> None:
-        data = self._decode(f"{booth_id}/cmd/result", payload)
-        if data is None:
-            return
-        try:
-            result = CommandResult.model_validate(data)
-        except ValidationError as exc:
-            log.warning("invalid command result", extra={"error": validation_message(exc)})
+        result = self._parse(booth_id, "cmd/result", payload, CommandResult)
+        if result is None:
             return
         answer = {
             "id": result.id,

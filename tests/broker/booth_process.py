@@ -16,6 +16,7 @@ from typing import Any
 from mosquitto_harness import MosquittoBroker
 
 from booth.control_client import ControlClient, DaemonUnavailable
+from sim.brokers import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "booth" / "examples" / "booth-sim.toml"
@@ -114,10 +115,5 @@ class BoothProcess:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+            stop_process(self.proc)
         shutil.rmtree(self.socket.parent, ignore_errors=True)

@@ -15,6 +15,8 @@ import httpx
 from booth_process import wait_for
 from mosquitto_harness import MosquittoBroker
 
+from sim.brokers import stop_process
+
 LISA = Path(sys.executable).parent / "lisa"
 
 
@@ -134,12 +136,7 @@ class BridgeProcess:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+            stop_process(self.proc)
 
 
 def wait_status(
