@@ -236,8 +236,22 @@ class CallActionResponse(BaseModel):
 
 
 class TransferRequest(BaseModel):
-    queue: str | None = Field(None, max_length=63, description="Target queue (or clerk fallback).")
-    clerk: str | None = Field(None, max_length=63, description="Target agent (a named clerk).")
+    # at least one target, also in the schema (so generated clients and fuzzers know)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"queue": {"type": "string"}}, "required": ["queue"]},
+                {"properties": {"clerk": {"type": "string"}}, "required": ["clerk"]},
+            ]
+        }
+    )
+
+    queue: str | None = Field(
+        None, min_length=1, max_length=63, description="Target queue (or clerk fallback)."
+    )
+    clerk: str | None = Field(
+        None, min_length=1, max_length=63, description="Target agent (a named clerk)."
+    )
     mode: Literal["blind", "consult"] = "blind"
 
     @model_validator(mode="after")
@@ -427,7 +441,7 @@ def create_app(
         title=title,
         version="1",
         description="Agents' and supervisors' API of the LISA bridge. See docs/agent-api.md.",
-        responses=_errors(422),
+        responses=_errors(400, 422),  # 400: the body is not JSON
     )
     app.state.bridge = bridge
     app.state.users = users
