@@ -29,7 +29,9 @@ def api(tmp_path: Path) -> Iterator[ThreadedApi]:
 
 
 @pytest.mark.skipif(not ST.exists(), reason="schemathesis is not installed (pip install .[dev])")
-def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(api: ThreadedApi) -> None:
+def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(
+    api: ThreadedApi, tmp_path: Path
+) -> None:
     login = httpx.post(
         f"{api.url}/api/v1/login", json={"username": "super1", "password": PASSWORD}, timeout=10
     )
@@ -54,6 +56,7 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(api: Thre
         text=True,
         timeout=600,
         check=False,
+        cwd=tmp_path,  # its cache directory goes there
     )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout
