@@ -438,7 +438,7 @@ class Bridge:
                     view["session"],
                     "queued",
                     position=view["position"] or 1,
-                    estimated_wait=0.0,
+                    estimated_wait=self.engine.estimated_wait(view["id"]),
                     queue=view["queue"],
                 )
 

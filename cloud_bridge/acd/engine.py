@@ -422,6 +422,15 @@ class Engine:
             "consult": consult,
         }
 
+    def estimated_wait(self, call: str) -> float:
+        """What the booth is told: position × the queue's average talk time ÷ agents in it
+        (0 while the call rings or talks)."""
+        c = self.calls.get(call)
+        if c is None or c.status != CallStatus.WAITING or c.position is None:
+            return 0.0
+        q = self.queues[c.queue]
+        return round(c.position * q.aht / max(1, q.logged_in), 1)
+
     def agent_of_call(self, call: str) -> str | None:
         c = self.calls.get(call)
         return c.agent if c is not None else None

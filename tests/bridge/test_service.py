@@ -235,3 +235,17 @@ async def test_a_booth_with_a_new_event_numbering_is_followed(tmp_path: Path) ->
     assert len(bridge.engine.calls) == 1
     assert bridge.store.cursors()[BOOTH] == 1
     await bridge.stop()
+
+
+async def test_restart_tells_a_waiting_booth_its_position_and_estimate(tmp_path: Path) -> None:
+    bridge, _ = await make(tmp_path)
+    await bridge.dispatch(SetNotReady("clearing1"))  # logged in: the call waits
+    bridge._on_mqtt(topic("event"), event(1, "call_requested", session="s1"))
+    await bridge.stop()
+    again, rec = await make(tmp_path)
+    rec.published.clear()
+    again._on_mqtt_connected()
+    (msg,) = rec.calls()
+    # position 1, the queue's default talk time (300 s) for its one logged-in agent
+    assert (msg.type, msg.position, msg.estimated_wait) == ("queued", 1, 300.0)
+    await again.stop()
