@@ -230,6 +230,7 @@ class _Summary:
             "COMPLETECALLER": self._end_segment,
             "ABANDON": self._on_abandon,
             "EXITWITHTIMEOUT": self._on_exitwithtimeout,
+            "EXITEMPTY": self._on_exitempty,
             "UNAVAILABLE": self._on_unavailable,
         }
 
@@ -365,6 +366,11 @@ class _Summary:
             q = self._get(self.queues, e.queue)
             q.timeouts += 1
             q.saw_wait(_num(e.data.get("wait_s")))
+
+    def _on_exitempty(self, e: LogEntry, call: _Call) -> None:
+        """The last agent of the queue logged out: the call moved on (not a timeout)."""
+        if e.queue:
+            self._get(self.queues, e.queue).saw_wait(_num(e.data.get("wait_s")))
 
     def _on_unavailable(self, e: LogEntry, call: _Call) -> None:
         """Turned away: the ACD said "unavailable" (closed, nobody logged in) on arrival. A call

@@ -941,11 +941,13 @@ class Engine:
             )
 
     # ================================================================== max wait, clerk fallback
-    def _max_wait(self, c: CallState) -> None:
+    def _max_wait(self, c: CallState, event: LogEvent = "EXITWITHTIMEOUT") -> None:
+        """The call leaves its queue (max wait, or ``EXITEMPTY``: nobody left in it) for the
+        overflow queue, or is told nobody can take it."""
         q = self.queues[c.queue]
         wait_s = round(self.now - c.entered, 3)
         overflow = q.spec.overflow
-        self._log("EXITWITHTIMEOUT", c, wait_s=wait_s, overflow=overflow)
+        self._log(event, c, wait_s=wait_s, overflow=overflow)
         self._remove_waiting(c)
         c.max_deadline = None
         if overflow is not None:
@@ -1040,7 +1042,7 @@ class Engine:
                 q.spec.overflow is not None
                 and self._closed_reason(self.queues[q.spec.overflow]) is None
             ):
-                self._max_wait(c)
+                self._max_wait(c, "EXITEMPTY")
             else:
                 self._remove_waiting(c)
                 self._unavailable(c, q, "no_agents")

@@ -325,6 +325,7 @@ LogEvent = Literal[
     "COMPLETECALLER",  # agent; data: wait_s, talk_s
     "ABANDON",  # data: position, wait_s (caller left while waiting or ringing)
     "EXITWITHTIMEOUT",  # data: wait_s, overflow (queue id or None)
+    "EXITEMPTY",  # data: wait_s, overflow (the last agent of the queue logged out)
     "UNAVAILABLE",  # data: reason (closed|no_agents|max_wait)
     "CLERKFALLBACK",  # data: clerk, wait_s (the named clerk did not become free in time)
     "AGENTSTATUS",  # agent; data: status, reason, previous, previous_s (time in previous)

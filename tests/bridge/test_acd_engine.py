@@ -807,6 +807,8 @@ def test_last_agent_logging_out_sends_waiting_calls_to_an_open_overflow() -> Non
     out = h.handle(AgentLogout("a"))
     none_of(out, CallerUnavailable)
     assert h.waiting("ov") == ["c1"]
+    # not a timeout in the KPIs: it left because the queue emptied
+    assert len(logs(out, "EXITEMPTY")) == 1 and logs(out, "EXITWITHTIMEOUT") == []
     check(h)
 
 
