@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -76,7 +78,7 @@ def _store(config: Path | None, db: Path | None) -> UserStore:
         if config is None:
             _fail("which database? give --config BRIDGE.toml or --db FILE")
         try:
-            from cloud_bridge.config import load_bridge_config  # written concurrently
+            from cloud_bridge.config import load_bridge_config  # only when --config is given
 
             db = Path(load_bridge_config(config).bridge.database)
         except Exception as exc:  # config errors of every kind: report, do not trace
@@ -87,6 +89,18 @@ def _store(config: Path | None, db: Path | None) -> UserStore:
         return UserStore(db)
     except Exception as exc:  # sqlite3.Error, permissions
         _fail(f"{db}: cannot open the database: {exc}")
+
+
+@contextmanager
+def _opened(config: Path | None, db: Path | None) -> Iterator[UserStore]:
+    """The account store of the bridge database; a refused change exits 2 with its reason."""
+    store = _store(config, db)
+    try:
+        yield store
+    except UserError as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
 
 
 def _password(password_stdin: bool, *, allow_weak: bool) -> str:
@@ -126,8 +140,7 @@ def add(
     db: DbOpt = None,
 ) -> None:
     """Create an account (the password is prompted for twice unless --password-stdin)."""
-    store = _store(config, db)
-    try:
+    with _opened(config, db) as store:
         validate_name(name)
         validate_role(role)
         if store.get(name) is not None:
@@ -139,10 +152,6 @@ def add(
             display_name,
             allow_weak=allow_weak,
         )
-    except UserError as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
     sys.stderr.write(f"user {name} added (role {role})\n")
 
 
@@ -155,28 +164,18 @@ def passwd(
     db: DbOpt = None,
 ) -> None:
     """Set a new password (the user's open sessions are logged out)."""
-    store = _store(config, db)
-    try:
+    with _opened(config, db) as store:
         if store.get(name) is None:
             _fail(f"no user {name!r}")
         store.set_password(
             name, _password(password_stdin, allow_weak=allow_weak), allow_weak=allow_weak
         )
-    except UserError as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
     sys.stderr.write(f"password of {name} changed\n")
 
 
 def _set_disabled(name: str, disabled: bool, config: Path | None, db: Path | None) -> None:
-    store = _store(config, db)
-    try:
+    with _opened(config, db) as store:
         store.set_disabled(name, disabled)
-    except UserError as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
     sys.stderr.write(f"user {name} {'disabled' if disabled else 'enabled'}\n")
 
 
@@ -200,13 +199,8 @@ def role(
     db: DbOpt = None,
 ) -> None:
     """Change an account's role."""
-    store = _store(config, db)
-    try:
+    with _opened(config, db) as store:
         store.set_role(name, new_role)
-    except UserError as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
     sys.stderr.write(f"user {name} has role {new_role}\n")
 
 
@@ -217,11 +211,8 @@ def list_users(
     db: DbOpt = None,
 ) -> None:
     """List the accounts (never passwords)."""
-    store = _store(config, db)
-    try:
+    with _opened(config, db) as store:
         users = store.list()
-    finally:
-        store.close()
     if as_json:
         print(json.dumps([_user_json(u) for u in users]))
         return
