@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import shutil
 import statistics
 import subprocess
@@ -23,36 +22,24 @@ from pathlib import Path
 from typing import Any
 
 from booth.control_client import ControlClient, DaemonUnavailable
+from sim.booth_files import booth_config_text, fast_timing
 from sim.brokers import MosquittoBroker, free_port, stop_process
 
 REPO = Path(__file__).resolve().parent.parent
-BOOTH_EXAMPLE = REPO / "booth" / "examples" / "booth-sim.toml"
 PASSWORD = "bench-password"
-FAST = """
-[presence]
-delay_on = 0.2
-delay_off = 0.3
-[timing]
-privacy_reset = 0.1
-[devices.door.options]
-travel_time = 0.1
-"""
 
 
 def _booth_config(workdir: Path, booth: str, url: str) -> Path:
-    text = BOOTH_EXAMPLE.read_text("utf-8")
     state = workdir / booth
     state.mkdir(parents=True, exist_ok=True)
-    text = re.sub(r"(?m)^state_dir = .*$", f'state_dir = "{state}"', text)
-    text = re.sub(r"(?m)^socket = .*$", f'socket = "{state / "b.sock"}"', text)
-    text = re.sub(r'(?m)^id = "sim-1"$', f'id = "{booth}"', text)
-    text = text.replace('[central]\nkind = "sim"', '[central]\nkind = "mqtt"')
-    text = re.sub(r"(?ms)^\[presence\].*?(?=^\[)", "", text)
-    text = re.sub(r"(?ms)^\[timing\].*?(?=^\[)", "", text)
-    text = text.replace(
-        "[devices.door.options]\ntravel_time = 2.0          # s to open or close\n", ""
+    text = booth_config_text(
+        booth,
+        state,
+        state / "b.sock",
+        mqtt_central=True,
+        timing=fast_timing(delay_on=0.2, delay_off=0.3, privacy_reset=0.1, travel_time=0.1),
+        extra=f'\n[mqtt]\nurl = "{url}"\nretry_initial = 0.2\nretry_max = 1.0\n',
     )
-    text += FAST + f'\n[mqtt]\nurl = "{url}"\nretry_initial = 0.2\nretry_max = 1.0\n'
     path = state / "booth.toml"
     path.write_text(text, "utf-8")
     return path

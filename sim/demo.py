@@ -45,6 +45,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from sim.booth_files import booth_config_text
+
 if TYPE_CHECKING:
     from sim.demo_agents import Monitor, SimAgent, Stats
     from sim.demo_citizens import CitizenWalker
@@ -55,7 +57,6 @@ app = typer.Typer(
 )
 
 REPO = Path(__file__).resolve().parent.parent
-BOOTH_EXAMPLE = REPO / "booth" / "examples" / "booth-sim.toml"
 BRIDGE_EXAMPLE = REPO / "cloud_bridge" / "examples" / "uckermark.toml"
 MARKER = ".lisa-demo"
 #: accounts of the demo's simulated agents (created by ``lisa bridge run --demo``)
@@ -277,14 +278,12 @@ def write_bridge_config(layout: Layout, broker_url: str, port: int) -> Path:
 def write_booth_config(booth: BoothSetup) -> Path:
     """booth-sim.toml with this booth's id, name, state directory and control socket."""
     booth.dir.mkdir(parents=True, exist_ok=True)
-    text = BOOTH_EXAMPLE.read_text("utf-8")
-    text = _replace(
-        text, r"^state_dir = .*$", f"state_dir = {_toml_str(str(booth.dir / 'state'))}", "dir"
-    )
-    text = _replace(text, r"^socket = .*$", f"socket = {_toml_str(str(booth.socket))}", "socket")
-    text = _replace(text, r"^id = .*$", f"id = {_toml_str(booth.id)}", "booth.id")
-    text = _replace(text, r"^name = .*$", f"name = {_toml_str(booth.name)}", "booth.name")
-    text = _replace(text, r"^site = .*$", f"site = {_toml_str(booth.site)}", "booth.site")
+    try:
+        text = booth_config_text(
+            booth.id, booth.dir / "state", booth.socket, name=booth.name, site=booth.site
+        )
+    except ValueError as exc:
+        raise DemoError(str(exc)) from None
     booth.config.write_text(text, "utf-8")
     return booth.config
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import signal
 import subprocess
@@ -16,21 +15,12 @@ from typing import Any
 from mosquitto_harness import MosquittoBroker
 
 from booth.control_client import ControlClient, DaemonUnavailable
+from sim.booth_files import booth_config_text, fast_timing
 from sim.brokers import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "booth" / "examples" / "booth-sim.toml"
 LISA = Path(sys.executable).parent / "lisa"
 BOOTH = "gartz-1"
-FAST = """
-[presence]
-delay_on = 0.3
-delay_off = 1.0
-[timing]
-privacy_reset = 0.3
-[devices.door.options]
-travel_time = 0.3
-"""
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
@@ -54,25 +44,19 @@ class BoothProcess:
         self.workdir = workdir
         self.booth_id = booth_id
         self.socket = Path(tempfile.mkdtemp(prefix="lisa-")) / "b.sock"
-        text = EXAMPLE.read_text("utf-8")
-        text = re.sub(r"(?m)^state_dir = .*$", f'state_dir = "{workdir / "state"}"', text)
-        text = re.sub(r"(?m)^socket = .*$", f'socket = "{self.socket}"', text)
-        text = re.sub(r'(?m)^id = "sim-1"$', f'id = "{booth_id}"', text)
-        text = text.replace('[central]\nkind = "sim"', '[central]\nkind = "mqtt"')
-        # drop the example's timing/presence tables and use fast ones (a visit takes ~3 s)
-        text = re.sub(r"(?ms)^\[presence\].*?(?=^\[)", "", text)
-        text = re.sub(r"(?ms)^\[timing\].*?(?=^\[)", "", text)
-        text = text.replace(
-            "[devices.door.options]\ntravel_time = 2.0          # s to open or close\n", ""
-        )
-        fast = FAST
-        if link_grace is not None:  # how long a visit survives a link loss (default 20 s)
-            fast = fast.replace("[timing]\n", f"[timing]\nlink_grace = {link_grace}\n")
-        text += fast
-        text += (
+        mqtt = (
             f'\n[mqtt]\nurl = "{broker.url_tls}"\nusername = "{booth_id}"\n'
             f'password = "{password}"\n'
             f'ca_file = "{broker.ca_file}"\nretry_initial = 0.2\nretry_max = 1.0\n'
+        )
+        # fast timings (a visit takes ~3 s); link_grace: how long a visit survives a link loss
+        text = booth_config_text(
+            booth_id,
+            workdir / "state",
+            self.socket,
+            mqtt_central=True,
+            timing=fast_timing(link_grace=link_grace),
+            extra=mqtt,
         )
         self.config = workdir / "booth.toml"
         self.config.write_text(text, "utf-8")
