@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -751,6 +752,4 @@ class Bridge:
 
 
 def now_rfc3339_in(seconds: float) -> str:
-    from datetime import UTC, datetime, timedelta
-
     return now_rfc3339(datetime.now(UTC) + timedelta(seconds=seconds))
