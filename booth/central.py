@@ -1,14 +1,21 @@
 """The booth's port to the central side (cloud bridge): requests out, events in.
 
-The simulated central (``sim.central``) implements it now; the MQTT link implements it later.
-Implementations only *post* :class:`CentralEvent`s to the sink; the controller decides.
+Implementations are registered by name in the ``lisa.centrals`` entry-point group (``mqtt``: the
+MQTT link to the cloud bridge; ``none``: stand-alone; the simulator registers ``sim``) and chosen
+by ``central.kind`` in the booth config. They only *post* :class:`CentralEvent` s to the sink;
+the controller decides.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from booth.config import BoothConfig
+from booth.trace import Trace
+from hal.clock import Clock
+from lisa_messages import EventBody, Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,20 +85,43 @@ class SignatureFinished(CentralEvent):
 CentralSink = Callable[[CentralEvent], None]
 
 
+class CommandHandler(Protocol):
+    """Executes a remote command (``booth.commands.CommandExecutor``)."""
+
+    async def execute(self, cmd: str, args: Message, by: str = "") -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class BoothBinding:
+    """What a central link may use of the booth: its command executor, a status snapshot and a
+    way to wait until the controller has finished what it is doing (consistent snapshots)."""
+
+    commands: CommandHandler
+    status: Callable[[], dict[str, Any]]
+    settled: Callable[[], Awaitable[None]]
+
+
 class CentralLink(Protocol):
+    """The booth's port to the central side. The controller reports what happens as typed event
+    bodies (:class:`lisa_messages.EventBody`) through :meth:`emit`; the link delivers them (the
+    MQTT link durably, through its outbox) and posts :class:`CentralEvent` s to the sink."""
+
     async def start(self, sink: CentralSink) -> None: ...
 
     async def stop(self) -> None: ...
 
     def is_up(self) -> bool: ...
 
-    async def request_call(self, session: str) -> None: ...
+    def bind(self, booth: BoothBinding) -> None: ...
 
-    async def end_call(self, session: str, reason: str) -> None:
-        """The booth ends the call (citizen left, emergency, link trouble)."""
+    def emit(self, event: EventBody) -> None:
+        """Report one booth event (a call request, a state change, ...). Never blocks; also
+        while the link is down (a durable link keeps it for later)."""
         ...
 
-    async def publish_state(self, state: dict[str, Any]) -> None: ...
+
+CentralFactory = Callable[[BoothConfig, Clock, Trace], CentralLink]
+"""What a ``lisa.centrals`` entry point names: builds the link from the booth config."""
 
 
 class NoCentral:
@@ -106,14 +136,12 @@ class NoCentral:
     def is_up(self) -> bool:
         return False
 
-    async def request_call(self, session: str) -> None:
+    def bind(self, booth: BoothBinding) -> None:
         pass
 
-    async def end_call(self, session: str, reason: str) -> None:
-        pass
-
-    async def publish_state(self, state: dict[str, Any]) -> None:
+    def emit(self, event: EventBody) -> None:
         pass
 
 
-CENTRALS = {"sim": "sim.central:SimCentral", "mqtt": "booth.mqtt_link:MqttLink"}
+def no_central(config: BoothConfig, clock: Clock, trace: Trace) -> NoCentral:
+    return NoCentral()

@@ -168,7 +168,7 @@ def asyncapi_cmd(
     ] = None,
 ) -> None:
     """Print (or write) the AsyncAPI 3.0 document of the MQTT contract (needs PyYAML)."""
-    from booth.asyncapi import asyncapi_yaml
+    from lisa_messages.asyncapi import asyncapi_yaml
 
     doc = asyncapi_yaml()
     if write is None:

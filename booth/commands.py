@@ -2,15 +2,18 @@
 
 Arguments arrive validated (``lisa_messages.COMMAND_ARGS``). A command that would endanger the
 citizen, or makes no sense in the current state, is refused with a reason (:class:`CommandRefused`);
-the citizen can always leave, so opening the door is never refused.
+what is allowed when is decided by the one safety policy (:mod:`booth.safety`); the citizen can
+always leave, so opening the door is never refused.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from booth.actuators import ActuatorResult
 from booth.controller import BoothController
-from booth.machine import top_state
+from booth.machine import Trigger, top_state
+from booth.safety import Action, Origin, decide
 from booth.screens import PAGES, Screen
 from hal.events import CameraControls, LightScene, SignState
 from lisa_messages import (
@@ -23,12 +26,14 @@ from lisa_messages import (
     now_rfc3339,
 )
 
-SESSION_STATES = {"occupied", "queued", "in_call"}
-CITIZEN_INSIDE = SESSION_STATES | {"farewell"}
-
 
 class CommandRefused(Exception):
     """The booth refuses the command; the message says why."""
+
+
+def _check(result: ActuatorResult, what: str) -> None:
+    if not result:
+        raise CommandRefused(f"{what} did not accept the request: {result.reason}")
 
 
 class CommandExecutor:
@@ -43,6 +48,11 @@ class CommandExecutor:
     def _state(self) -> str:
         return top_state(self.c.state)
 
+    def _allow(self, action: Action) -> None:
+        verdict = decide(action, Origin.REMOTE, self.c.situation())
+        if not verdict:
+            raise CommandRefused(verdict.reason)
+
     async def _ping(self, args: Message, by: str) -> dict[str, Any]:
         return {
             "state": self._state(),
@@ -52,11 +62,7 @@ class CommandExecutor:
 
     async def _selftest_run(self, args: Message, by: str) -> dict[str, Any]:
         assert isinstance(args, SelftestArgs)
-        if self._state() in CITIZEN_INSIDE:
-            raise CommandRefused(
-                f"a citizen is in the booth (state {self._state()}); self-tests move hardware "
-                "and play sounds"
-            )
+        self._allow(Action.SELFTEST)
         if args.device is not None and args.device not in self.c.devices:
             raise CommandRefused(
                 f"no device {args.device!r} (devices: {', '.join(self.c.devices)})"
@@ -67,43 +73,30 @@ class CommandExecutor:
     async def _door_open(self, args: Message, by: str) -> dict[str, Any]:
         if "door" not in self.c.devices:
             raise CommandRefused("this booth has no door configured")
-        ok = await self.c.actuators.door_open()
-        if not ok:
-            raise CommandRefused("the door did not accept the request (see the booth's health)")
+        self._allow(Action.DOOR_OPEN)
+        _check(await self.c.actuators.door_open(), "the door")
         return {"door": "opening"}
 
     async def _door_close(self, args: Message, by: str) -> dict[str, Any]:
-        door: Any = self.c.devices.get("door")
-        if door is None:
+        if "door" not in self.c.devices:
             raise CommandRefused("this booth has no door configured")
-        state = self._state()
-        if state in ("emergency", "fault"):
-            raise CommandRefused(f"the door stays open while the booth is in {state}")
-        if door.obstructed():
-            raise CommandRefused("the door is obstructed")
-        if state == "farewell":
-            raise CommandRefused("the citizen is leaving (farewell); the door stays open")
-        ok = await self.c.actuators.door_close()
-        if not ok:
-            raise CommandRefused("the door did not accept the request (see the booth's health)")
+        self._allow(Action.DOOR_CLOSE)
+        _check(await self.c.actuators.door_close(), "the door")
         return {"door": "closing"}
 
     async def _light_set(self, args: Message, by: str) -> dict[str, Any]:
         assert isinstance(args, LightSetArgs)
         if "light" not in self.c.devices:
             raise CommandRefused("this booth has no light channel configured")
-        if self._state() == "emergency":
-            raise CommandRefused("the light stays at full brightness during an emergency")
+        self._allow(Action.LIGHT)
         light: Any = self.c.devices["light"]
         if args.scene is not None or args.brightness is not None:
             scene, brightness = light.scene()
             new_scene = LightScene(args.scene) if args.scene is not None else scene
             new_brightness = args.brightness if args.brightness is not None else brightness
-            if not await self.c.actuators.light(new_scene, new_brightness):
-                raise CommandRefused("the light channel did not accept the request")
+            _check(await self.c.actuators.light(new_scene, new_brightness), "the light channel")
         if args.sign is not None:
-            if not await self.c.actuators.sign(SignState(args.sign)):
-                raise CommandRefused("the outside sign did not accept the request")
+            _check(await self.c.actuators.sign(SignState(args.sign)), "the outside sign")
         scene, brightness = light.scene()
         return {"scene": scene.value, "brightness": brightness, "sign": light.sign().value}
 
@@ -112,6 +105,7 @@ class CommandExecutor:
         cam: Any = self.c.devices.get("camera_document")
         if cam is None:
             raise CommandRefused("this booth has no document camera configured")
+        self._allow(Action.DOCCAM_SET)
         self.c.trace.record(
             "actuator",
             device="camera_document",
@@ -130,38 +124,35 @@ class CommandExecutor:
         assert isinstance(args, DisplayShowArgs)
         if args.page not in PAGES:
             raise CommandRefused(f"unknown page {args.page!r} (pages: {', '.join(PAGES)})")
-        if self._state() != "in_call":
-            raise CommandRefused(f"pages are shown only during a call (state {self._state()})")
+        self._allow(Action.DISPLAY_SHOW)
         await self.c.show(Screen(args.page, dict(args.params)))
         return {"page": args.page}
 
     async def _signature_request(self, args: Message, by: str) -> dict[str, Any]:
         assert isinstance(args, SignatureRequestArgs)
-        if self.c.state != "in_call.talking":
-            raise CommandRefused(
-                f"a signature can be requested only in a call (state {self.c.state})"
-            )
+        self._allow(Action.SIGNATURE_REQUEST)
         if "signature" not in self.c.devices:
             raise CommandRefused("this booth has no signature pad configured")
-        self.c.post("signature_requested")
+        self.c.post(Trigger.SIGNATURE_REQUESTED)
         return {"requested": True}
 
     async def _session_end(self, args: Message, by: str) -> dict[str, Any]:
-        if self._state() not in SESSION_STATES:
-            raise CommandRefused(f"no citizen session to end (state {self._state()})")
-        self.c.post("session_end")
+        self._allow(Action.SESSION_END)
+        self.c.post(Trigger.SESSION_END)
         return {"ending": True}
 
     async def _maintenance_enter(self, args: Message, by: str) -> dict[str, Any]:
-        if not self.c.request_maintenance(True, by=f"remote:{by}" if by else "remote"):
-            raise CommandRefused(
-                f"maintenance cannot start in state {self._state()} (a citizen's call or an "
-                "emergency)"
-            )
+        refusal = self.c.request_maintenance(
+            True, Origin.REMOTE, by=f"remote:{by}" if by else "remote"
+        )
+        if refusal is not None:
+            raise CommandRefused(refusal)
         return {"requested": True}
 
     async def _maintenance_exit(self, args: Message, by: str) -> dict[str, Any]:
-        if self._state() != "maintenance" and not self.c.maintenance_wanted:
-            raise CommandRefused(f"the booth is not in maintenance (state {self._state()})")
-        self.c.request_maintenance(False, by=f"remote:{by}" if by else "remote")
+        refusal = self.c.request_maintenance(
+            False, Origin.REMOTE, by=f"remote:{by}" if by else "remote"
+        )
+        if refusal is not None:
+            raise CommandRefused(refusal)
         return {"requested": True}

@@ -7,9 +7,6 @@ greater than 0``.
 
 from __future__ import annotations
 
-import copy
-import re
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,7 +14,18 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 from hal.base import DriverOptions
 from hal.events import DeviceKind
-from hal.registry import DriverNotFound, load_driver_class
+from hal.registry import (
+    CENTRALS,
+    DriverNotFound,
+    PluginNotFound,
+    load_driver_class,
+    load_plugin,
+    plugin_names,
+)
+from lisa_common.config import ConfigError as ConfigError
+from lisa_common.config import Loc, format_errors, key_lines, problem, read_toml
+from lisa_common.config import deep_merge as deep_merge
+from lisa_messages import DEFAULT_KEEPALIVE
 
 
 class _Model(BaseModel):
@@ -166,23 +174,6 @@ class ControlConfig(_Model):
     )
 
 
-class SimCentralConfig(_Model):
-    answer_after: float | None = Field(
-        None, ge=0, description="Simulated agent answers this many seconds after the request."
-    )
-    hangup_after: float | None = Field(
-        None, ge=0, description="Simulated agent hangs up this long after answering (s)."
-    )
-    queue_after: float = Field(
-        0.0, ge=0, description="Delay before the simulated central reports the queue position (s)."
-    )
-    queue_position: int = Field(1, ge=1, description="Position reported while waiting.")
-    estimated_wait: float = Field(60.0, ge=0, description="Estimated wait reported (s).")
-    retry_initial: float = Field(1.0, gt=0, description="First reconnect delay (s).")
-    retry_max: float = Field(30.0, gt=0, description="Longest reconnect delay (s).")
-    seed: int = Field(1, description="Seed of the reconnect jitter.")
-
-
 class MqttConfig(_Model):
     """The MQTT link to the cloud bridge (used when central.kind = "mqtt")."""
 
@@ -199,7 +190,7 @@ class MqttConfig(_Model):
     ca_file: Path | None = Field(None, description="CA certificate(s) to verify the broker.")
     cert_file: Path | None = Field(None, description="Client certificate (optional).")
     key_file: Path | None = Field(None, description="Client key (optional).")
-    keepalive: int = Field(15, ge=5, le=600, description="MQTT keepalive (s).")
+    keepalive: int = Field(DEFAULT_KEEPALIVE, ge=5, le=600, description="MQTT keepalive (s).")
     client_id: str | None = Field(None, description="Default: lisa-booth-<booth id>.")
     retry_initial: float = Field(1.0, gt=0, description="First reconnect delay (s), jittered.")
     retry_max: float = Field(60.0, gt=0, description="Longest reconnect delay (s).")
@@ -210,16 +201,39 @@ class MqttConfig(_Model):
     )
 
 
+MISSING_CENTRAL = (
+    "the config has no [central] table: say how the booth reaches the central side, e.g. "
+    '[central] kind = "mqtt" (the cloud bridge, with [mqtt]), "sim" (a simulated central) or '
+    '"none" (stand-alone)'
+)
+
+
 class CentralConfig(_Model):
-    kind: Literal["sim", "mqtt", "none"] = Field(
-        "sim",
+    """How the booth reaches the central side. `kind` names a `lisa.centrals` entry point;
+    a table `[central.<kind>]` holds that central's own settings (checked by it)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: str = Field(
         description="How the booth reaches the central side: 'mqtt' = the cloud bridge over "
-        "MQTT ([mqtt]), 'sim' = a simulated central inside the process, 'none' = stand-alone "
-        "(always offline).",
+        "MQTT ([mqtt]), 'sim' = a simulated central inside the process ([central.sim], for "
+        "testers), 'none' = stand-alone (always offline). Required: a booth without a central "
+        "would accept citizens whom nobody answers.",
     )
-    sim: SimCentralConfig = Field(default_factory=SimCentralConfig)
     opening_hours: str = Field("Mo–Fr 8–16 Uhr", description="Shown when nobody can be reached.")
     phone: str = Field("03984 70-0", description="Phone number shown when nobody can be reached.")
+
+    @model_validator(mode="after")
+    def _only_own_table(self) -> CentralConfig:
+        for key, value in (self.model_extra or {}).items():
+            if not isinstance(value, dict):
+                raise ValueError(f"central.{key} must be a table of settings")
+        return self
+
+    def options(self) -> dict[str, Any]:
+        """The settings of the configured central (``[central.<kind>]``)."""
+        value = (self.model_extra or {}).get(self.kind)
+        return dict(value) if isinstance(value, dict) else {}
 
 
 class BoothConfig(_Model):
@@ -229,12 +243,21 @@ class BoothConfig(_Model):
     timing: TimingConfig = Field(default_factory=TimingConfig)
     maintenance: MaintenanceConfig = Field(default_factory=MaintenanceConfig)
     control: ControlConfig = Field(default_factory=ControlConfig)
-    central: CentralConfig = Field(default_factory=CentralConfig)
+    central: CentralConfig = Field(
+        description="The central side ([central] kind = 'mqtt' | 'sim' | 'none'); required."
+    )
     mqtt: MqttConfig | None = Field(None, description="MQTT link (central.kind = 'mqtt').")
     state_dir: Path = Field(Path("/var/lib/lisa"), description="Where the booth keeps state.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level (logs are JSON lines on stderr, no personal data)."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _central_needed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "central" not in data:
+            raise ValueError(MISSING_CENTRAL)
+        return data
 
     @model_validator(mode="after")
     def _mqtt_needed(self) -> BoothConfig:
@@ -251,78 +274,6 @@ class BoothConfig(_Model):
         return DEVICE_SLOTS[slot][1]
 
 
-class ConfigError(Exception):
-    """A configuration problem; ``problems`` lists each as 'where: what'."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__("\n".join(f"{source}:{p}" for p in problems))
-
-
-def _locate(text: str, loc: tuple[str | int, ...]) -> int | None:
-    """Best-effort line number (1-based) of a key path in TOML text."""
-    if not text:
-        return None
-    lines = text.splitlines()
-    keys = [str(k) for k in loc if isinstance(k, str)]
-    best: int | None = None
-    # find the deepest table header that is a prefix of the key path, then the key inside it
-    for depth in range(len(keys), 0, -1):
-        header = ".".join(keys[:depth])
-        pat = re.compile(r"^\s*\[\[?\s*" + re.escape(header) + r"\s*\]\]?\s*$")
-        for i, line in enumerate(lines):
-            if pat.match(line):
-                best = i + 1
-                rest = keys[depth:]
-                if rest:
-                    key_pat = re.compile(r"^\s*" + re.escape(rest[0]) + r"\s*=")
-                    for j in range(i + 1, len(lines)):
-                        if lines[j].lstrip().startswith("["):
-                            break
-                        if key_pat.match(lines[j]):
-                            return j + 1
-                return best
-    if keys:
-        key_pat = re.compile(r"^\s*" + re.escape(keys[-1]) + r"\s*=")
-        for i, line in enumerate(lines):
-            if key_pat.match(line):
-                return i + 1
-    return best
-
-
-def _format_errors(
-    exc: ValidationError, text: str, prefix: tuple[str | int, ...] = ()
-) -> list[str]:
-    problems = []
-    for err in exc.errors():
-        loc = prefix + tuple(err["loc"])
-        where = ".".join(str(p) for p in loc) or "(top level)"
-        line = _locate(text, loc)
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (typo?)"
-        elif (
-            "input" in err
-            and err["type"] not in ("missing",)
-            and not isinstance(err["input"], dict)
-        ):
-            msg = f"{msg} (got {err['input']!r})"
-        problems.append(f"{line or ''}: {where}: {msg}" if line else f" {where}: {msg}")
-    return problems
-
-
-def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``base`` with ``override`` merged in (tables merge, other values replace)."""
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 def parse_config(
     data: dict[str, Any], source: str = "<config>", text: str = ""
 ) -> tuple[BoothConfig, dict[str, DriverOptions]]:
@@ -330,48 +281,77 @@ def parse_config(
 
     Returns the config and the validated options per device slot.
     """
+    lines = key_lines(text)
+    missing_central = "central" not in data
+    if missing_central:  # reported with every other problem of the file
+        data = {**data, "central": {"kind": "none"}}
     try:
         config = BoothConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(source, _format_errors(exc, text)) from None
+        errors = format_errors(exc, lines)
+        if missing_central:
+            errors.insert(0, f" central: {MISSING_CENTRAL}")
+        raise ConfigError(source, errors) from None
+    if missing_central:
+        raise ConfigError(source, [f" central: {MISSING_CENTRAL}"])
     options: dict[str, DriverOptions] = {}
     problems: list[str] = []
     for slot, dev in config.devices.slots().items():
         kind = DEVICE_SLOTS[slot][0]
+        driver = ("devices", slot, "driver")
         try:
             cls = load_driver_class(kind, dev.driver)
         except DriverNotFound as exc:
-            line = _locate(text, ("devices", slot, "driver"))
-            problems.append(f"{line or ''}: devices.{slot}.driver: {exc}")
+            problems.append(problem(lines, driver, str(exc)))
             continue
         except ImportError as exc:
-            problems.append(f" devices.{slot}.driver: driver {dev.driver!r} cannot load: {exc}")
+            problems.append(problem(lines, driver, f"driver {dev.driver!r} cannot load: {exc}"))
             continue
         try:
             options[slot] = cls.Options.model_validate(dev.options)
         except ValidationError as exc:
-            problems.extend(_format_errors(exc, text, ("devices", slot, "options")))
+            problems.extend(format_errors(exc, lines, ("devices", slot, "options")))
+    problems.extend(_check_central(config, lines))
     if problems:
         raise ConfigError(source, problems)
     return config, options
+
+
+def _check_central(config: BoothConfig, lines: dict[Loc, int]) -> list[str]:
+    """The central kind is registered (``lisa.centrals``) and its own settings are valid: a
+    factory with an ``Options`` model checks ``[central.<kind>]``; without one, none are taken."""
+    kind = config.central.kind
+    known = plugin_names(CENTRALS)
+    unknown = [k for k in config.central.model_extra or {} if k not in known]
+    if unknown:  # a table per central kind may stay when the kind changes; others are typos
+        return [
+            problem(lines, ("central", k), f"unknown key (central kinds: {', '.join(known)})")
+            for k in unknown
+        ]
+    try:
+        factory = load_plugin(CENTRALS, kind, "central kind")
+    except PluginNotFound as exc:
+        return [problem(lines, ("central", "kind"), str(exc))]
+    except ImportError as exc:
+        return [problem(lines, ("central", "kind"), f"central {kind!r} cannot load: {exc}")]
+    model = getattr(factory, "Options", None)
+    settings = config.central.options()
+    if model is None:
+        if settings:
+            return [problem(lines, ("central", kind), f"central {kind!r} takes no settings")]
+        return []
+    try:
+        model.model_validate(settings)
+    except ValidationError as exc:
+        return format_errors(exc, lines, ("central", kind))
+    return []
 
 
 def load_config(
     path: Path | str, overrides: dict[str, Any] | None = None
 ) -> tuple[BoothConfig, dict[str, DriverOptions]]:
     """Read, parse and validate a booth config file (plus optional overrides)."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(p), [f" cannot read file: {exc.strerror or exc}"]) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        where = f"{m.group(1)}:{m.group(2)}" if m else ""
-        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        raise ConfigError(str(p), [f"{where}: invalid TOML: {reason}"]) from None
+    text, data = read_toml(path)
     if overrides:
         data = deep_merge(data, overrides)
-    return parse_config(data, str(p), text)
+    return parse_config(data, str(Path(path)), text)

@@ -10,7 +10,7 @@ from pydantic_core import PydanticUndefined
 
 from booth.config import DEVICE_SLOTS, BoothConfig
 from hal.events import DeviceKind
-from hal.registry import DRIVERS, load_driver_class
+from hal.registry import CENTRALS, driver_names, load_driver_class, load_plugin, plugin_names
 
 
 def _type_name(info: FieldInfo) -> str:
@@ -96,9 +96,30 @@ def config_reference() -> str:
     ]
     for slot, (kind, critical) in DEVICE_SLOTS.items():
         lines.append(f"| `{slot}` | {kind.value} | {'yes' if critical else 'no'} |")
+    lines += [
+        "",
+        "## `[central.<kind>]`",
+        "",
+        "`central.kind` names a central link registered in the `lisa.centrals` entry-point group;",
+        "a table `[central.<kind>]` holds that central's own settings, checked by it.",
+        "",
+    ]
+    for name in plugin_names(CENTRALS):
+        factory = load_plugin(CENTRALS, name, "central kind")
+        model = getattr(factory, "Options", None)
+        lines.append(f"### central `{name}`")
+        lines.append("")
+        if model is None:
+            lines.append("No settings" + (" here (see `[mqtt]`)." if name == "mqtt" else "."))
+            lines.append("")
+            continue
+        lines.append("| key | type | default | meaning |")
+        lines.append("| --- | --- | --- | --- |")
+        lines.extend(_model_rows(model, ""))
+        lines.append("")
     lines += ["", "## Driver options", ""]
     for kind in DeviceKind:
-        for name in sorted(DRIVERS.get(kind, {})):
+        for name in driver_names(kind):
             cls = load_driver_class(kind, name)
             lines.append(f"### {kind.value} driver `{name}`")
             lines.append("")

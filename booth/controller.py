@@ -4,6 +4,11 @@ One asyncio task dispatches posted triggers to the queued ``HierarchicalAsyncMac
 (safety triggers jump the queue). State entry callbacks only *ask* the devices through
 :class:`Actuators`; long work (self-tests, the privacy reset) runs in background tasks that post
 a trigger when done, so an emergency is never stuck behind it.
+
+What happens is reported to the central side as typed event bodies (``lisa_messages``: state,
+presence, door, emergency, health, self-test, maintenance, call request/end, error) through
+:meth:`BoothController.emit`; the trace is a log for people and nothing reads it to decide.
+What may happen is decided by the one safety policy (:mod:`booth.safety`).
 """
 
 from __future__ import annotations
@@ -33,8 +38,9 @@ from booth.central import (
 )
 from booth.config import BoothConfig
 from booth.door import DoorSupervisor
-from booth.machine import build_machine, top_state
+from booth.machine import URGENT_TRIGGERS, Trigger, build_machine, top_state
 from booth.presence import PresenceFilter
+from booth.safety import Action, Origin, Situation, decide
 from booth.screens import Screen
 from booth.trace import Trace
 from hal.clock import Clock
@@ -54,6 +60,19 @@ from hal.events import (
     SignState,
 )
 from hal.health import HealthStatus, SelftestOutcome, SelftestResult
+from lisa_messages import (
+    CallEnd,
+    CallRequest,
+    DoorReport,
+    EmergencyReport,
+    ErrorReport,
+    EventBody,
+    HealthReport,
+    MaintenanceReport,
+    PresenceReport,
+    SelftestReport,
+    StateReport,
+)
 
 log = logging.getLogger("lisa.booth")
 
@@ -62,9 +81,6 @@ try:
 except importlib.metadata.PackageNotFoundError:  # running from a source tree
     SOFTWARE_VERSION = "0+unknown"
 
-URGENT_TRIGGERS = {"emergency_on", "critical_fault"}
-# a technician cannot take the booth over from a citizen's call or an emergency
-MAINTENANCE_REFUSED = {"in_call", "emergency"}
 STOP_TIMEOUT = 5.0  # s the dispatcher gets to finish its current trigger on stop
 STUCK_AFTER = 10.0  # s a single transition may take before the watchdog is withheld
 
@@ -125,7 +141,9 @@ class BoothController:
         self.central = central
         self.clock = clock
         self.trace = trace or Trace(clock.now)
-        self.actuators = Actuators(devices, self.trace, config.timing.actuator_timeout)
+        self.actuators = Actuators(
+            devices, self.trace, config.timing.actuator_timeout, on_error=self.report_error
+        )
         self.door = DoorSupervisor(self.actuators, devices.get("door"), clock, config, self.trace)
         self.presence = PresenceFilter(config.presence)
         self.session: Session | None = None
@@ -137,7 +155,7 @@ class BoothController:
         self.last_failure_reason = ""
         self._unavailable_info: dict[str, str] = {}
         self._farewell_page = "farewell"
-        self._queue: deque[tuple[str, dict[str, Any]]] = deque()
+        self._queue: deque[Trigger] = deque()
         self._wakeup = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._dispatcher: asyncio.Task[None] | None = None
@@ -160,12 +178,13 @@ class BoothController:
             try:
                 await dev.start()
             except Exception as exc:  # a driver must not take the controller down
-                self.trace.record("error", where=f"device {name}", error=str(exc))
+                self.report_error(f"device {name}", str(exc))
         self.trace.record("state", state=self.state, detail=self.state)
+        self.emit(StateReport(state="booting", detail=self.state))
         await self.central.start(self._on_central_event)
         self.link = self.central.is_up()
         self._started = True
-        self.post("booted")
+        self.post(Trigger.BOOTED)
 
     async def stop(self) -> None:
         for unsub in self._unsubscribe:
@@ -187,16 +206,42 @@ class BoothController:
             try:
                 await dev.stop()
             except Exception as exc:
-                self.trace.record("error", where=f"device {dev.name}", error=str(exc))
+                self.report_error(f"device {dev.name}", str(exc))
 
     # ------------------------------------------------------------------------------ dispatch
-    def post(self, trigger: str, **kwargs: Any) -> None:
+    def post(self, trigger: Trigger) -> None:
         """Queue a trigger for the state machine (safety triggers go first)."""
+        if not isinstance(trigger, Trigger):
+            raise TypeError(f"not a booth trigger: {trigger!r}")
         if trigger in URGENT_TRIGGERS:
-            self._queue.appendleft((trigger, kwargs))
+            self._queue.appendleft(trigger)
         else:
-            self._queue.append((trigger, kwargs))
+            self._queue.append(trigger)
         self._wakeup.set()
+
+    # ------------------------------------------------------------------------------ reporting
+    def emit(self, event: EventBody) -> None:
+        """Report a booth event to the central side (the MQTT link keeps it durably)."""
+        try:
+            self.central.emit(event)
+        except Exception as exc:  # the link must not break the controller
+            log.exception("central emit failed")
+            self.trace.record("error", where="central emit", error=repr(exc))
+
+    def report_error(self, where: str, error: str) -> None:
+        """Something failed (a device, a transition): traced for people and reported."""
+        self.trace.record("error", where=where, error=error)
+        self.emit(ErrorReport(where=where, error=error))
+
+    def situation(self) -> Situation:
+        """The booth as the safety policy sees it."""
+        door: Any = self.devices.get("door")
+        return Situation(
+            state=self.state,
+            emergency=self.emergency,
+            obstructed=bool(door.obstructed()) if door is not None else False,
+            maintenance_requested=self.maintenance_wanted,
+        )
 
     async def _dispatch(self) -> None:
         while not self._closing:
@@ -207,13 +252,13 @@ class BoothController:
             self._settled.clear()
             if self._closing:
                 break
-            trigger, kwargs = self._queue.popleft()
+            trigger = self._queue.popleft()
             self._busy_since = self.clock.now()
             try:
-                await self.trigger(trigger, **kwargs)
+                await self.trigger(trigger)
             except Exception as exc:
                 log.exception("trigger failed")
-                self.trace.record("error", where=f"trigger {trigger}", error=repr(exc))
+                self.report_error(f"trigger {trigger}", repr(exc))
             finally:
                 self._busy_since = None
 
@@ -222,7 +267,9 @@ class BoothController:
         if self.state == self._recorded_state:
             return
         self._recorded_state = self.state
-        self.trace.record("state", state=top_state(self.state), detail=self.state)
+        top = top_state(self.state)
+        self.trace.record("state", state=top, detail=self.state)
+        self.emit(StateReport(state=top, detail=self.state))
         for listener in list(self.state_listeners):
             try:
                 listener(self.state)
@@ -244,13 +291,13 @@ class BoothController:
                 raise
             except Exception as exc:
                 log.exception("task failed")
-                self.trace.record("error", where=name, error=repr(exc))
+                self.report_error(name, repr(exc))
 
         task = asyncio.create_task(runner(), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _timer(self, key: str, delay: float, trigger: str) -> None:
+    def _timer(self, key: str, delay: float, trigger: Trigger) -> None:
         self._cancel_timer(key)
         self._timers[key] = self.clock.call_later(delay, lambda: self.post(trigger))
 
@@ -258,9 +305,9 @@ class BoothController:
         """The link dropped during a visit: wait ``timing.link_grace`` before giving up."""
         grace = self.config.timing.link_grace
         if grace <= 0:
-            self.post("link_lost")
+            self.post(Trigger.LINK_LOST)
         else:
-            self._timer("link_grace", grace, "link_lost")
+            self._timer("link_grace", grace, Trigger.LINK_LOST)
 
     def stop_link_grace(self) -> None:
         self._cancel_timer("link_grace")
@@ -306,7 +353,7 @@ class BoothController:
             self._handle_device_event(event)
         except Exception as exc:  # device garbage must never break the controller
             log.exception("device event failed")
-            self.trace.record("error", where=f"device {event.device}", error=repr(exc))
+            self.report_error(f"device {event.device}", repr(exc))
 
     def _slot_of(self, device_name: str) -> str:
         for slot, dev in self.devices.items():
@@ -317,23 +364,23 @@ class BoothController:
     def _handle_device_event(self, event: DeviceEvent) -> None:
         if isinstance(event, DistanceSample):
             change = self.presence.update(event.t, event.distance)
-            if change is True:
-                self.trace.record("input", device="presence", presence=True)
-                self.post("presence_on")
-            elif change is False:
-                self.trace.record("input", device="presence", presence=False)
-                self.post("presence_off")
+            if change is not None:
+                self.trace.record("input", device="presence", presence=change)
+                self.emit(PresenceReport(present=change))
+                self.post(Trigger.PRESENCE_ON if change else Trigger.PRESENCE_OFF)
         elif isinstance(event, DoorPositionChanged):
             self.presence.door_changed(event.t, event.position is DoorPosition.CLOSED)
             self.trace.record("input", device="door", position=event.position.value)
-            self.door.on_position(event.position)
+            self.emit(DoorReport(position=event.position.value))
         elif isinstance(event, DoorObstructionChanged):
             self.trace.record("input", device="door", obstructed=event.obstructed)
+            self.emit(DoorReport(obstructed=event.obstructed))
             self.door.on_obstruction(event.obstructed)
         elif isinstance(event, EmergencyChanged):
             self.trace.record("input", device="plc", emergency=event.active)
+            self.emit(EmergencyReport(active=event.active))
             self.emergency = event.active
-            self.post("emergency_on" if event.active else "emergency_off")
+            self.post(Trigger.EMERGENCY_ON if event.active else Trigger.EMERGENCY_OFF)
         elif isinstance(event, PlcInputChanged):
             self.trace.record("input", device="plc", input=event.input, value=event.value)
         elif isinstance(event, CardPresented):
@@ -348,29 +395,29 @@ class BoothController:
         self.trace.record("input", device="nfc", card=True, badge=badge)
         if not badge:
             return
-        if top_state(self.state) == "maintenance":
-            self.request_maintenance(False, by="badge")
-        else:
-            self.request_maintenance(True, by="badge")
+        enter = top_state(self.state) != "maintenance"
+        self.request_maintenance(enter, Origin.BADGE, by="badge")
 
-    def request_maintenance(self, enter: bool, by: str) -> bool:
-        """A technician asks for (or ends) maintenance. Refused while a citizen is in a call or
-        during an emergency; returns whether the request was taken."""
-        top = top_state(self.state)
-        if enter and top in MAINTENANCE_REFUSED:
-            self.trace.record(
-                "info", event="maintenance refused", by=by, reason=f"booth is in {top}"
-            )
-            return False
+    def request_maintenance(self, enter: bool, origin: Origin, by: str) -> str | None:
+        """A technician asks for (or ends) maintenance. The safety policy refuses it while a
+        citizen is in a call or during an emergency; returns the refusal's reason, or None
+        when the request was taken."""
+        action = Action.MAINTENANCE_ENTER if enter else Action.MAINTENANCE_EXIT
+        verdict = decide(action, origin, self.situation())
+        if not verdict:
+            self.trace.record("info", event="maintenance refused", by=by, reason=verdict.reason)
+            return verdict.reason
         self.trace.record("info", event="maintenance", enter=enter, by=by)
+        self.emit(MaintenanceReport(enter=enter, by=by))
         self.maintenance_wanted = enter
-        self.post("maintenance_enter" if enter else "maintenance_exit")
-        return True
+        self.post(Trigger.MAINTENANCE_ENTER if enter else Trigger.MAINTENANCE_EXIT)
+        return None
 
     def _on_health(self, event: HealthChanged) -> None:
         slot = self._slot_of(event.device)
         h = event.health
         self.trace.record("health", device=slot, status=h.status.value, reason=h.reason)
+        self.emit(HealthReport(device=slot, status=h.status.value, reason=h.reason))
         if h.status is HealthStatus.OK:
             # a recovered device invalidates its old failed self-test
             result = self.selftest_results.get(slot)
@@ -380,16 +427,16 @@ class BoothController:
             return
         if h.status is HealthStatus.UNAVAILABLE:
             self.last_failure_reason = f"{slot}: {h.reason}"
-            self.post("critical_fault")
+            self.post(Trigger.CRITICAL_FAULT)
         elif not self.critical_failures():
-            self.post("faults_cleared")
+            self.post(Trigger.FAULTS_CLEARED)
 
     def _on_central_event(self, event: CentralEvent) -> None:
         try:
             self._handle_central_event(event)
         except Exception as exc:
             log.exception("central event failed")
-            self.trace.record("error", where="central", error=repr(exc))
+            self.report_error("central", repr(exc))
 
     def _current_session(self, session: str) -> bool:
         return self.session is not None and self.session.id == session
@@ -398,34 +445,34 @@ class BoothController:
         self.trace.record("central", event=type(event).__name__)
         if isinstance(event, LinkUp):
             self.link = True
-            self.post("link_up")
+            self.post(Trigger.LINK_UP)
         elif isinstance(event, LinkDown):
             self.link = False
-            self.post("link_down")
+            self.post(Trigger.LINK_DOWN)
         elif isinstance(event, CallQueued) and self._current_session(event.session):
             assert self.session is not None
             self.session.position = event.position
             self.session.estimated_wait = event.estimated_wait
-            self.post("call_queued")
+            self.post(Trigger.CALL_QUEUED)
         elif isinstance(event, CallConnected) and self._current_session(event.session):
             assert self.session is not None
             self.session.queue = event.queue
             self.session.data["agent"] = event.agent
-            self.post("call_connected")
+            self.post(Trigger.CALL_CONNECTED)
         elif isinstance(event, CallTransferring) and self._current_session(event.session):
-            self.post("call_transferring")
+            self.post(Trigger.CALL_TRANSFERRING)
         elif isinstance(event, CallEnded) and self._current_session(event.session):
-            self.post("call_ended")
+            self.post(Trigger.CALL_ENDED)
         elif isinstance(event, CallUnavailable) and self._current_session(event.session):
             self._unavailable_info = {
                 "opening_hours": event.opening_hours or self.config.central.opening_hours,
                 "phone": event.phone or self.config.central.phone,
             }
-            self.post("call_unavailable")
+            self.post(Trigger.CALL_UNAVAILABLE)
         elif isinstance(event, SignatureRequested) and self._current_session(event.session):
-            self.post("signature_requested")
+            self.post(Trigger.SIGNATURE_REQUESTED)
         elif isinstance(event, SignatureFinished) and self._current_session(event.session):
-            self.post("signature_finished")
+            self.post(Trigger.SIGNATURE_FINISHED)
 
     # ------------------------------------------------------------------------------ periodic
     async def tick(self) -> bool:
@@ -436,14 +483,12 @@ class BoothController:
             try:
                 await plc.heartbeat()  # type: ignore[attr-defined]
             except (DeviceError, OSError) as exc:
-                self.trace.record("error", where="plc heartbeat", error=str(exc))
+                self.report_error("plc heartbeat", str(exc))
         alive = self._dispatcher is not None and not self._dispatcher.done()
         stuck = self._busy_since is not None and self.clock.now() - self._busy_since > STUCK_AFTER
         if stuck:
-            self.trace.record(
-                "error",
-                where="dispatcher",
-                error=f"a transition has been running for more than {STUCK_AFTER:g} s",
+            self.report_error(
+                "dispatcher", f"a transition has been running for more than {STUCK_AFTER:g} s"
             )
         return alive and not stuck
 
@@ -487,28 +532,16 @@ class BoothController:
         if self.session is not None and not self.session.data.get("ended"):
             self.session.data["ended"] = True
             # also while the link is down: the MQTT link keeps it in its outbox for later
-            try:
-                await self.central.end_call(self.session.id, reason)
-            except Exception as exc:
-                self.trace.record("error", where="central end_call", error=str(exc))
+            self.emit(CallEnd(session=self.session.id, reason=reason))
             self.trace.record("info", event="call ended by booth", reason=reason)
-
-    async def enter_booting(self) -> None:
-        pass
-
-    async def exit_booting(self) -> None:
-        pass
 
     async def enter_selftest(self) -> None:
         await self._apply(POSTURES["selftest"], Screen("starting"))
         self._spawn(self._run_selftest(), "selftest")
 
-    async def exit_selftest(self) -> None:
-        pass
-
     async def _run_selftest(self) -> None:
         await self.run_selftests()
-        self.post("settle")
+        self.post(Trigger.SETTLE)
 
     async def run_selftests(self, only: str | None = None) -> dict[str, SelftestResult]:
         """Run device self-tests concurrently, each with a timeout; store and return results."""
@@ -532,6 +565,7 @@ class BoothController:
             self.trace.record(
                 "selftest", device=slot, outcome=res.outcome.value, message=res.message
             )
+            self.emit(SelftestReport(device=slot, outcome=res.outcome.value, message=res.message))
         return out
 
     async def enter_idle(self) -> None:
@@ -539,23 +573,14 @@ class BoothController:
         await self._apply(POSTURES["idle"], Screen("welcome"))
         # someone came in while the booth was not yet idle (and is not just leaving)
         if self.presence.present and self.presence.snapshot().raw:
-            self.post("presence_on")
-
-    async def exit_idle(self) -> None:
-        pass
+            self.post(Trigger.PRESENCE_ON)
 
     async def enter_occupied(self) -> None:
         self.session = Session(id=uuid.uuid4().hex, started=self.clock.now())
         self._farewell_page = "farewell"
         await self._apply(POSTURES["occupied"], Screen("connecting"))
-        try:
-            await self.central.request_call(self.session.id)
-            self.trace.record("info", event="call requested")
-        except Exception as exc:
-            self.trace.record("error", where="central request_call", error=str(exc))
-
-    async def exit_occupied(self) -> None:
-        pass
+        self.emit(CallRequest(session=self.session.id))
+        self.trace.record("info", event="call requested")
 
     async def enter_queued(self) -> None:
         await self.actuators.waiting_video(True)
@@ -570,12 +595,6 @@ class BoothController:
 
     async def exit_queued(self) -> None:
         await self.actuators.waiting_video(False)
-
-    async def enter_in_call(self) -> None:
-        pass
-
-    async def exit_in_call(self) -> None:
-        pass
 
     async def enter_in_call_talking(self) -> None:
         agent = self.session.data.get("agent", "") if self.session else ""
@@ -606,10 +625,7 @@ class BoothController:
         await self._end_call(reason)
         await self._apply(POSTURES["farewell"], Screen(page, params))
         if not self.presence.present:
-            self.post("presence_off")
-
-    async def exit_farewell(self) -> None:
-        pass
+            self.post(Trigger.PRESENCE_OFF)
 
     async def enter_privacy_reset(self) -> None:
         # wipe everything the session left behind: screen, session data, device buffers
@@ -617,7 +633,7 @@ class BoothController:
         self._unavailable_info = {}
         await self._apply(POSTURES["privacy_reset"], Screen("blank"))
         await self.actuators.wipe()
-        self._timer("privacy_reset", self.config.timing.privacy_reset, "settle")
+        self._timer("privacy_reset", self.config.timing.privacy_reset, Trigger.SETTLE)
 
     async def exit_privacy_reset(self) -> None:
         self._cancel_timer("privacy_reset")
@@ -627,9 +643,6 @@ class BoothController:
             POSTURES["offline"], Screen("out_of_service", {"phone": self.config.central.phone})
         )
 
-    async def exit_offline(self) -> None:
-        pass
-
     async def enter_fault(self) -> None:
         self.trace.record("info", event="out of service", failures=self.critical_failures())
         await self._end_call("fault")
@@ -638,7 +651,7 @@ class BoothController:
             POSTURES["fault"], Screen("out_of_service", {"phone": self.config.central.phone})
         )
         # a fault seen only by a self-test (health still ok) gets re-tested now and then
-        self._timer("fault_recheck", self.config.timing.fault_recheck, "recheck")
+        self._timer("fault_recheck", self.config.timing.fault_recheck, Trigger.RECHECK)
 
     async def exit_fault(self) -> None:
         self._cancel_timer("fault_recheck")
@@ -651,22 +664,16 @@ class BoothController:
         )
 
     async def enter_maintenance(self) -> None:
+        # only the technician ends maintenance (request_maintenance clears the wish); an
+        # emergency interrupting it must not put a half-serviced booth back into service
         self.maintenance_wanted = True
         await self._end_call("maintenance")
         self.session = None
         await self._apply(POSTURES["maintenance"], Screen("maintenance"))
 
-    async def exit_maintenance(self) -> None:
-        # only the technician ends maintenance (request_maintenance clears the wish); an
-        # emergency interrupting it must not put a half-serviced booth back into service
-        pass
-
     async def enter_emergency(self) -> None:
         await self._end_call("emergency")
         await self._apply(POSTURES["emergency"], Screen("emergency"))
-
-    async def exit_emergency(self) -> None:
-        pass
 
     # ------------------------------------------------------------------------------ status
     def status(self) -> dict[str, Any]:

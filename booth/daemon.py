@@ -9,7 +9,6 @@ SIGTERM/SIGINT stop it cleanly (the outside sign goes to out-of-service; egress 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import os
 import signal
@@ -18,7 +17,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from booth.central import CENTRALS, NoCentral
+from booth.central import BoothBinding, CentralLink
+from booth.commands import CommandExecutor
 from booth.config import BoothConfig, ConfigError, deep_merge, parse_config
 from booth.controller import BoothController
 from booth.devices import build_devices, force_sim
@@ -28,6 +28,7 @@ from booth.trace import Trace
 from hal.base import DriverOptions
 from hal.clock import LoopClock
 from hal.events import SignState
+from hal.registry import CENTRALS, SIMULATORS, load_plugin
 
 log = logging.getLogger("lisa.booth.daemon")
 
@@ -54,6 +55,8 @@ def load_daemon_config(
     overrides: dict[str, Any] = {}
     if sim:
         data = force_sim(data)
+        # the simulator brings a simulated central when the config names none
+        data.setdefault("central", {"kind": "sim"})
         overrides["control"] = {"allow_inject": True}
     if socket is not None:
         overrides.setdefault("control", {})["socket"] = str(socket)
@@ -71,7 +74,11 @@ def load_daemon_config(
     }
     if mqtt_env:
         overrides.setdefault("mqtt", {}).update(mqtt_env)
-    if demo_agent is not None:
+    central = data.get("central")
+    kind = overrides.get("central", {}).get("kind") or (
+        central.get("kind") if isinstance(central, dict) else None
+    )
+    if demo_agent is not None and kind == "sim":
         # the demo's simulated agents answer after a few seconds and hang up after a minute
         overrides.setdefault("central", {})["sim"] = {
             "answer_after": demo_agent,
@@ -92,40 +99,24 @@ class BoothDaemon:
         self.stop_event = asyncio.Event()
         self.inject: Injector | None = None
 
-    def _central(self, clock: LoopClock, trace: Trace) -> Any:
-        """The central link by config (None: the simulator brings its own simulated central)."""
-        kind = self.config.central.kind
-        if kind == "none":
-            return NoCentral()
-        if kind == "mqtt":
-            from booth.mqtt_link import MqttLink
-            from booth.outbox import Outbox
-
-            outbox = Outbox(self.config.state_dir / "outbox.sqlite3")
-            return MqttLink(self.config, clock, trace, outbox)
-        if self.sim:
-            return None
-        module, _, cls = CENTRALS[kind].partition(":")
-        return getattr(importlib.import_module(module), cls)(self.config.central.sim, clock, trace)
-
     def _build(self, clock: LoopClock) -> BoothController:
         trace = Trace(clock.now)
-        central = self._central(clock, trace)
+        # the central link by name (central.kind, a lisa.centrals entry point)
+        factory = load_plugin(CENTRALS, self.config.central.kind, "central kind")
+        central: CentralLink = factory(self.config, clock, trace)
         controller: BoothController
         if self.sim:
-            # the simulator wires simulated devices (and a simulated central) and knows the inputs
-            harness = importlib.import_module("sim.harness")
-            booth = harness.SimBooth(self.config, self.options, clock, central=central, trace=trace)
+            # the simulator wires simulated devices and knows the inputs (lisa.simulators)
+            sim_booth = load_plugin(SIMULATORS, "booth", "simulator")
+            booth = sim_booth(self.config, self.options, clock, central=central, trace=trace)
             self.inject = booth.inject
             controller = booth.controller
         else:
             devices = build_devices(self.config, self.options, clock)
             controller = BoothController(self.config, devices, central, clock, trace)
-        bind = getattr(controller.central, "bind", None)
-        if bind is not None:
-            from booth.commands import CommandExecutor
-
-            bind(CommandExecutor(controller), controller.status, controller.settled)
+        central.bind(
+            BoothBinding(CommandExecutor(controller), controller.status, controller.settled)
+        )
         return controller
 
     async def run(self) -> int:

@@ -64,9 +64,6 @@ class DoorSupervisor:
             delay = self.config.timing.reclose_delay
             self._reclose = self.clock.call_later(delay, self._reclose_now)
 
-    def on_position(self, position: DoorPosition) -> None:
-        pass
-
     def _reclose_now(self) -> None:
         self._reclose = None
         if self.wanted is DoorPosition.CLOSED and not self._obstructed():

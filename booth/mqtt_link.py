@@ -5,7 +5,8 @@ loop, where all state lives. The link
 
 - announces ``availability`` (retained ``online``; ``offline`` is the last will),
 - keeps ``state`` and ``health`` retained and current,
-- writes every event to the SQLite outbox *before* publishing it (QoS 1) and deletes it on PUBACK;
+- writes every event the controller emits (typed bodies from :mod:`lisa_messages`, wrapped in
+  their envelope) to the SQLite outbox *before* publishing it (QoS 1) and deletes it on PUBACK;
   after a reconnect (or a restart) the rest goes out again, in order,
 - uses a persistent session (clean session off), reconnects with jittered exponential backoff,
   sets TCP_NODELAY (paho does not; without it every QoS 1 round trip stalls ~40 ms),
@@ -25,7 +26,7 @@ import logging
 import random
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,6 +35,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
 
 from booth.central import (
+    BoothBinding,
     CallConnected,
     CallEnded,
     CallQueued,
@@ -46,23 +48,30 @@ from booth.central import (
     SignatureFinished,
     SignatureRequested,
 )
-from booth.commands import CommandExecutor, CommandRefused
+from booth.commands import CommandRefused
 from booth.config import BoothConfig
 from booth.outbox import Outbox
-from booth.trace import Trace, TraceRecord
+from booth.trace import Trace
 from hal.clock import Clock
 from lisa_messages import (
     BRIDGE_AVAILABILITY,
     OFFLINE,
     ONLINE,
-    BoothEvent,
     BoothHealth,
     BoothState,
     CallControl,
     Command,
+    CommandAudit,
     CommandResult,
     DeviceHealth,
+    EventBody,
+    HealthReport,
+    ProtocolErrorReport,
+    SelftestReport,
+    StateReport,
     Topics,
+    dump_booth_event,
+    envelope,
     now_rfc3339,
     parse_rfc3339,
     validation_message,
@@ -117,28 +126,18 @@ class MqttLink:
         self._inflight: dict[int, int] = {}  # mid -> seq
         self._last_sent = 0
         self._acked: list[int] = []
-        self._executor: CommandExecutor | None = None
-        self._status: Callable[[], dict[str, Any]] | None = None
+        self._booth: BoothBinding | None = None
         self._rng = random.Random()
-        self._settled: Callable[[], Awaitable[None]] | None = None
         self._dirty_state = False
         self._dirty_health = False
         self._refresher: asyncio.Task[None] | None = None
         self.attempts = 0
         self.connects = 0
-        trace.subscribe(self._on_trace)
 
-    def bind(
-        self,
-        executor: CommandExecutor,
-        status: Callable[[], dict[str, Any]],
-        settled: Callable[[], Awaitable[None]] | None = None,
-    ) -> None:
+    def bind(self, booth: BoothBinding) -> None:
         """Give the link the controller's command executor, status snapshot and a way to wait
         until the controller has finished what it is doing (so snapshots are consistent)."""
-        self._executor = executor
-        self._status = status
-        self._settled = settled
+        self._booth = booth
 
     def _refresh_retained(self, state: bool = False, health: bool = False) -> None:
         """Publish state/health once the controller has settled (one publish for a burst)."""
@@ -148,8 +147,8 @@ class MqttLink:
             return
 
         async def refresh() -> None:
-            if self._settled is not None:
-                await self._settled()
+            if self._booth is not None:
+                await self._booth.settled()
             if self._dirty_state:
                 self._dirty_state = False
                 self._publish_state()
@@ -194,54 +193,22 @@ class MqttLink:
     def is_up(self) -> bool:
         return self._up
 
-    async def request_call(self, session: str) -> None:
-        self.event("call_requested", {"session": session})
-
-    async def end_call(self, session: str, reason: str) -> None:
-        self.event("call_ended", {"session": session, "reason": reason})
-
-    async def publish_state(self, state: dict[str, Any]) -> None:
-        self._refresh_retained(state=True)
-
     # ---------------------------------------------------------------------------- events
-    def event(self, type_: str, data: dict[str, Any]) -> None:
-        """Write one event to the outbox and wake the sender."""
+    def emit(self, event: EventBody) -> None:
+        """Write one event to the outbox (before anything is sent) and wake the sender; keep
+        the retained ``state``/``health`` current."""
         booth = self.config.booth.id
         ts = now_rfc3339(self.clock.wall())
 
         def payload(seq: int, event_id: str) -> bytes:
-            msg = BoothEvent(id=event_id, booth=booth, seq=seq, ts=ts, type=type_, data=data)
-            return msg.model_dump_json().encode()
+            return dump_booth_event(envelope(event, id=event_id, booth=booth, seq=seq, ts=ts))
 
         self.outbox.append(self.topics.event, payload)
         self._wake_sender.set()
-
-    def _on_trace(self, rec: TraceRecord) -> None:
-        d = rec.data
-        if rec.kind == "state":
-            self.event("state", {"state": d.get("state"), "detail": d.get("detail")})
+        if isinstance(event, StateReport):
             self._refresh_retained(state=True)
-        elif rec.kind == "input" and d.get("device") == "presence" and "presence" in d:
-            self.event("presence", {"present": d["presence"]})
-        elif rec.kind == "input" and d.get("device") == "door" and "position" in d:
-            self.event("door", {"position": d["position"]})
-        elif rec.kind == "input" and d.get("device") == "door" and "obstructed" in d:
-            self.event("door", {"obstructed": d["obstructed"]})
-        elif rec.kind == "input" and d.get("device") == "plc" and "emergency" in d:
-            self.event("emergency", {"active": d["emergency"]})
-        elif rec.kind == "health":
-            self.event(
-                "health",
-                {"device": d.get("device"), "status": d.get("status"), "reason": d.get("reason")},
-            )
+        elif isinstance(event, HealthReport | SelftestReport):
             self._refresh_retained(health=True)
-        elif rec.kind == "selftest":
-            self.event("selftest", {k: d.get(k) for k in ("device", "outcome", "message")})
-            self._refresh_retained(health=True)
-        elif rec.kind == "info" and d.get("event") == "maintenance":
-            self.event("maintenance", {"enter": d.get("enter"), "by": d.get("by")})
-        elif rec.kind == "error" and not str(d.get("where", "")).startswith("mqtt"):
-            self.event("error", {"where": d.get("where"), "error": d.get("error")})
 
     # ---------------------------------------------------------------------------- retained
     def _publish_retained(self, topic: str, payload: str | bytes) -> None:
@@ -251,9 +218,9 @@ class MqttLink:
         client.publish(topic, payload, qos=1, retain=True)
 
     def _publish_state(self) -> None:
-        if self._status is None:
+        if self._booth is None:
             return
-        st = self._status()
+        st = self._booth.status()
         msg = BoothState(
             booth=self.config.booth.id,
             ts=now_rfc3339(self.clock.wall()),
@@ -270,9 +237,9 @@ class MqttLink:
         self._publish_retained(self.topics.state, msg.model_dump_json(exclude_none=True))
 
     def _publish_health(self) -> None:
-        if self._status is None:
+        if self._booth is None:
             return
-        st = self._status()
+        st = self._booth.status()
         devices = {
             slot: DeviceHealth(
                 status=info["health"]["status"],
@@ -483,7 +450,7 @@ class MqttLink:
 
     def _protocol_error(self, topic: str, error: str) -> None:
         self.trace.record("error", where="mqtt " + topic.rsplit("/", 1)[-1], error=error)
-        self.event("protocol_error", {"topic": topic, "error": error})
+        self.emit(ProtocolErrorReport(topic=topic, error=error))
 
     def _decode(self, topic: str, payload: bytes) -> dict[str, Any] | None:
         try:
@@ -511,15 +478,15 @@ class MqttLink:
         result = await self._execute(cid, data)
         self.outbox.store_command_result(cid, result, self.clock.wall().timestamp())
         self._publish_result(result)
-        self.event(
-            "command",
-            {
-                "id": cid,
-                "cmd": data.get("cmd"),
-                "ok": result["ok"],
-                "error": result.get("error"),
-                "by": data.get("by", ""),
-            },
+        cmd, by = data.get("cmd"), data.get("by", "")
+        self.emit(
+            CommandAudit(
+                id=cid,
+                cmd=cmd if isinstance(cmd, str) else None,
+                ok=result["ok"],
+                error=result.get("error"),
+                by=by if isinstance(by, str) else "",
+            )
         )
 
     async def _execute(self, cid: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -535,10 +502,10 @@ class MqttLink:
             return answer(False, f"invalid command: {validation_message(exc)}")
         if cmd.expires_at is not None and parse_rfc3339(cmd.expires_at) < self.clock.wall():
             return answer(False, f"expired at {cmd.expires_at} (booth time {ts})")
-        if self._executor is None:
+        if self._booth is None:
             return answer(False, "the booth is starting; try again")
         try:
-            result = await self._executor.execute(cmd.cmd, args, cmd.by)
+            result = await self._booth.commands.execute(cmd.cmd, args, cmd.by)
         except CommandRefused as exc:
             return answer(False, f"refused: {exc}")
         except Exception as exc:  # a broken device must not break the link
@@ -581,3 +548,9 @@ class MqttLink:
             event = SignatureFinished(msg.session)
         if self._sink is not None:
             self._sink(event)
+
+
+def create_mqtt_link(config: BoothConfig, clock: Clock, trace: Trace) -> MqttLink:
+    """The ``mqtt`` entry of ``lisa.centrals``: the link with its outbox in ``state_dir``."""
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    return MqttLink(config, clock, trace, Outbox(config.state_dir / "outbox.sqlite3"))

@@ -1,7 +1,9 @@
 """The controller's trace: every state change, actuator command, input, health change and error.
 
-Consumers (scenario runner ``--json``, ``lisa diag log/watch``, the MQTT link later) subscribe;
-a ring buffer keeps recent history for ``lisa diag log`` and the support bundle. Records carry no
+It is a log for people: the scenario runner (``--json``), ``lisa diag log/watch`` and the support
+bundle read it; nothing decides anything from it (what the central side is told goes through
+``BoothController.emit`` as typed events). A ring buffer keeps recent history for ``lisa diag
+log`` and the support bundle. Records carry no
 personal data (NFC UIDs only as salted hashes, no names, no media).
 """
 

@@ -22,7 +22,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
 
-from lisa_messages import BoothEvent, Topics, validation_message
+from lisa_messages import AnyBoothEvent, Topics, parse_booth_event, validation_message
 
 log = logging.getLogger("lisa.bridge.consumer")
 
@@ -42,7 +42,7 @@ class EventDeduplicator:
     seen: OrderedDict[str, None] = field(default_factory=OrderedDict)
     booths: dict[str, BoothCursor] = field(default_factory=dict)
 
-    def accept(self, event: BoothEvent) -> bool:
+    def accept(self, event: AnyBoothEvent) -> bool:
         """True for a new event, False for a duplicate."""
         cursor = self.booths.setdefault(event.booth, BoothCursor())
         if event.id in self.seen or event.seq <= cursor.last_seq:
@@ -68,7 +68,7 @@ class EventConsumer:
         self,
         host: str,
         port: int,
-        handler: Callable[[BoothEvent], None],
+        handler: Callable[[AnyBoothEvent], None],
         *,
         client_id: str = "lisa-bridge-events",
         username: str | None = None,
@@ -128,7 +128,7 @@ class EventConsumer:
     def _on_message(self, client: Any, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:
             data = json.loads(msg.payload)
-            event = BoothEvent.model_validate(data)
+            event = parse_booth_event(data)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             self.on_invalid(msg.topic, f"payload is not JSON: {exc}")
             return

@@ -58,6 +58,23 @@ class BridgeFacade(Protocol):
         (RFC 3339), emergency, last_seen, call."""
         ...
 
+    # narrow reads: one part of status() without building the rest (the API's routes use them)
+    def agent_view(self, agent: str) -> dict[str, Any] | None:
+        """The agent's entry of :meth:`status` ``agents``; None for an unknown agent."""
+        ...
+
+    def agents_view(self) -> list[dict[str, Any]]:
+        """:meth:`status` ``agents``."""
+        ...
+
+    def call_view(self, call: str) -> dict[str, Any] | None:
+        """The call's entry of :meth:`status` ``calls``; None once it ended (or unknown)."""
+        ...
+
+    def queues_view(self) -> list[dict[str, Any]]:
+        """:meth:`status` ``queues``."""
+        ...
+
     def subscribe(self) -> Subscription: ...
 
     async def booth_command(

@@ -20,7 +20,6 @@ import re
 import secrets
 import sqlite3
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from cloud_bridge.acd.model import Clock
+from cloud_bridge.clock import SystemClock
 from cloud_bridge.ports import ROLES
 
 log = logging.getLogger("lisa.bridge.users")
@@ -76,11 +76,6 @@ class User:
     disabled: bool
     created: float
     updated: float
-
-
-class _SystemClock:
-    def time(self) -> float:
-        return time.time()
 
 
 def _sha256(token: str) -> str:
@@ -138,7 +133,7 @@ class UserStore:
     ) -> None:
         self.path = str(path)
         self.hasher = hasher or PasswordHasher()
-        self.clock: Clock = clock or _SystemClock()
+        self.clock: Clock = clock or SystemClock()
         self._lock = threading.Lock()
         self._dummy_hash: str | None = None
         if self.path != ":memory:":

@@ -1,73 +1,61 @@
-"""Drivers by name. Modules are imported lazily, so a simulated booth needs no native library.
+"""Plug-ins by name, through Python entry points (as gpiozero registers its pin factories).
 
-Each entry is ``"module:Class"``; the class takes ``(name, options, context)``.
+Drivers register in one group per device kind, ``lisa.drivers.<kind>`` (e.g.
+``lisa.drivers.door``: ``sim``, ``plc``, ``gpio``); central links in ``lisa.centrals``; the
+simulated booth in ``lisa.simulators``. The names are in ``pyproject.toml``; nothing here (or in
+the controller) names an implementation, and modules are imported only when a name is loaded, so
+a simulated booth needs no native library.
 """
 
 from __future__ import annotations
 
-import importlib
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from hal.events import DeviceKind
 
-DRIVERS: dict[DeviceKind, dict[str, str]] = {
-    DeviceKind.PRESENCE: {
-        "sim": "sim.devices.presence:SimPresenceSensor",
-        "hcsr04": "drivers.presence_gpio:HcSr04Sensor",
-        "maxbotix": "drivers.presence_serial:MaxBotixSensor",
-    },
-    DeviceKind.DOOR: {
-        "sim": "sim.devices.door:SimDoor",
-        "plc": "drivers.door_plc:PlcDoor",
-        "gpio": "drivers.door_gpio:GpioDoor",
-    },
-    DeviceKind.LIGHT: {
-        "sim": "sim.devices.light:SimLightChannel",
-        "plc": "drivers.light_plc:PlcLight",
-        "gpio": "drivers.light_gpio:GpioLight",
-        "dmx": "drivers.light_dmx:DmxLight",
-    },
-    DeviceKind.PLC: {
-        "sim": "sim.devices.plc:SimPlc",
-        "modbus-tcp": "drivers.plc_modbus:ModbusTcpPlc",
-        "modbus-rtu": "drivers.plc_modbus:ModbusRtuPlc",
-    },
-    DeviceKind.NFC: {
-        "sim": "sim.devices.nfc:SimNfcReader",
-        "pcsc": "drivers.nfc_pcsc:PcscReader",
-        "libnfc": "drivers.nfc_libnfc:LibnfcReader",
-    },
-    DeviceKind.SIGNATURE: {"sim": "sim.devices.signature:SimSignaturePad"},
-    DeviceKind.CAMERA: {
-        "sim": "sim.devices.camera:SimCamera",
-        "opencv": "drivers.camera_opencv:OpenCvCamera",
-    },
-    DeviceKind.AUDIO: {
-        "sim": "sim.devices.audio:SimAudioIO",
-        "sounddevice": "drivers.audio_sounddevice:SoundDeviceAudio",
-    },
-}
+CENTRALS = "lisa.centrals"
+SIMULATORS = "lisa.simulators"
 
 
-class DriverNotFound(LookupError):
+class PluginNotFound(LookupError):
     pass
 
 
+DriverNotFound = PluginNotFound
+
+
+def driver_group(kind: DeviceKind) -> str:
+    return f"lisa.drivers.{kind.value}"
+
+
+@cache
+def _group(group: str) -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=group)}
+
+
+def plugin_names(group: str) -> list[str]:
+    return sorted(_group(group))
+
+
+def load_plugin(group: str, name: str, what: str) -> Any:
+    """Import and return what entry point ``name`` of ``group`` names.
+
+    Raises :class:`PluginNotFound` with the known names when ``name`` is unknown; an
+    ``ImportError`` of the module propagates (real drivers import native libraries lazily).
+    """
+    ep = _group(group).get(name)
+    if ep is None:
+        known = ", ".join(plugin_names(group)) or "none"
+        raise PluginNotFound(f"unknown {what} {name!r} (known: {known})")
+    return ep.load()
+
+
 def driver_names(kind: DeviceKind) -> list[str]:
-    return sorted(DRIVERS.get(kind, {}))
+    return plugin_names(driver_group(kind))
 
 
 def load_driver_class(kind: DeviceKind, name: str) -> Any:
-    """Import and return the driver class for ``kind``/``name``.
-
-    Raises ``DriverNotFound`` with the known names when ``name`` is unknown; an ``ImportError``
-    of the driver module propagates (real drivers import native libraries lazily in ``start()``).
-    """
-    try:
-        ref = DRIVERS[kind][name]
-    except KeyError:
-        known = ", ".join(driver_names(kind)) or "none"
-        raise DriverNotFound(f"unknown {kind.value} driver {name!r} (known: {known})") from None
-    module_name, _, class_name = ref.partition(":")
-    module = importlib.import_module(module_name)
-    return getattr(module, class_name)
+    """The driver class for ``kind``/``name``; it takes ``(name, options, context)``."""
+    return load_plugin(driver_group(kind), name, f"{kind.value} driver")

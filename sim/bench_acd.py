@@ -11,7 +11,7 @@ grows (target ≥ 0.70; target for the large one ≥ 20,000 decisions/s).
 
 How it measures (so that the numbers are the engine's, not the driver's):
 
-1. **record**: a discrete-event driver (virtual clock, heap of actions) runs the real engine and
+1. **record**: a discrete-event driver (``cloud_bridge.acd.driver``) runs the real engine and
    reacts to its decisions like a centre would: Poisson arrivals at free booths into random
    queues, the arrival rate swinging ±20 % around 95 % of the agents' capacity every 20 minutes
    (so queues fill and drain: waiting calls part of the time, idle agents at other times);
@@ -34,7 +34,6 @@ best of ``repeat`` replays is the result (the median is reported alongside).
 from __future__ import annotations
 
 import gc
-import heapq
 import json
 import math
 import platform
@@ -45,7 +44,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -63,7 +62,6 @@ from cloud_bridge.acd.model import (
     CallerUnavailable,
     CallFinished,
     CallRequested,
-    CancelTimer,
     Decision,
     Decline,
     EngineError,
@@ -74,12 +72,14 @@ from cloud_bridge.acd.model import (
     QueueSpec,
     SetNotReady,
     SetReady,
-    SetTimer,
     Strategy,
     TimerFired,
     Transfer,
 )
-from sim.load import T0, VirtualClock
+from sim.load import T0
+
+if TYPE_CHECKING:
+    from cloud_bridge.acd.driver import Driver
 
 TARGETS = {"large_decisions_per_s": 20_000.0, "ratio_large_small": 0.70}
 
@@ -147,8 +147,9 @@ def build_config(w: Workload, seed: int) -> tuple[list[QueueSpec], list[AgentSpe
     return queues, agents
 
 
-# heap actions: (time, seq, kind, a, b)
-ARRIVAL, ACCEPT, DECLINE, END_TALK, ABANDON, TIMER, READY, BREAK, BACK = range(9)
+# actions on the driver's agenda: (kind, a, b)
+ARRIVAL, ACCEPT, DECLINE, END_TALK, ABANDON, READY, BREAK, BACK = range(8)
+Action = tuple[int, Any, Any]
 WAITING, RINGING, CONNECTED = 0, 1, 2
 
 
@@ -181,22 +182,20 @@ class _Recorder:
     """Runs the real engine under the centre's behaviour and records the accepted events."""
 
     def __init__(self, w: Workload, seed: int) -> None:
-        from cloud_bridge.acd.engine import Engine
+        from cloud_bridge.acd.driver import Driver
 
         self.w = w
         self.queues, self.agents = build_config(w, seed)
         self.queue_ids = [q.id for q in self.queues]
-        self.clock = VirtualClock(T0)
-        self.engine = Engine(self.queues, self.agents, self.clock)
+        self.driver: Driver[Action] = Driver.build(self.queues, self.agents, T0)
+        self.engine = self.driver.engine
+        self.clock = self.driver.clock
         self.rng = random.Random(f"{seed}:run:{w.name}")
         self.free_booths = [f"b{i:05d}" for i in range(w.booths)]
         self.calls: dict[str, _CallState] = {}
         self.pending: dict[str, str] = {}  # agent -> call offered
         self.status: dict[str, AgentStatus] = {}
         self.reason: dict[str, str | None] = {}
-        self.timers: dict[str, int] = {}
-        self.heap: list[tuple[float, int, int, Any, Any]] = []
-        self.seq = 0
         self.times: list[float] = []
         self.events: list[Event] = []
         self.n_calls = 0
@@ -212,14 +211,12 @@ class _Recorder:
         self.base_rate = LOAD * w.agents * availability / per_call  # arrivals per second
         self.max_rate = self.base_rate * (1 + SWING)
 
-    def push(self, at: float, kind: int, a: Any = None, b: Any = None) -> int:
-        self.seq += 1
-        heapq.heappush(self.heap, (at, self.seq, kind, a, b))
-        return self.seq
+    def push(self, at: float, kind: int, a: Any = None, b: Any = None) -> None:
+        self.driver.schedule(at, (kind, a, b))
 
     def handle(self, event: Event) -> list[Decision] | None:
         try:
-            decisions = self.engine.handle(event)
+            decisions = self.driver.handle(event)
         except EngineError as exc:
             self.counts[f"refused:{exc.code}"] += 1
             return None
@@ -247,11 +244,7 @@ class _Recorder:
         now = self.clock.now
         rng = self.rng
         for d in decisions:
-            if isinstance(d, SetTimer):
-                self.timers[d.key] = self.push(max(d.at, now), TIMER, d.key)
-            elif isinstance(d, CancelTimer):
-                self.timers.pop(d.key, None)
-            elif isinstance(d, Offer):
+            if isinstance(d, Offer):
                 call = self.calls.get(d.call)
                 if call is not None and call.state == WAITING:
                     self.set_state(call, RINGING)
@@ -337,22 +330,20 @@ class _Recorder:
         warm_until = T0 + warmup_s
         warm_idx = -1
         decisions_warm = 0
-        heap = self.heap
-        clock = self.clock
-        while heap:
-            at, seq, kind, a, b = heapq.heappop(heap)
+        driver = self.driver
+        while (entry := driver.pop()) is not None:
+            at, item = entry
             if warm_idx < 0 and at >= warm_until:
                 warm_idx = len(self.events)
                 decisions_warm = self.engine.decisions
                 self.timed = True
             if warm_idx >= 0 and len(self.events) - warm_idx >= events:
                 break
-            clock.now = at
-            if kind == TIMER:
-                if self.timers.get(a) == seq:
-                    del self.timers[a]
-                    self.handle(TimerFired(a))
-            elif kind == ARRIVAL:
+            if isinstance(item, TimerFired):
+                self.handle(item)
+                continue
+            kind, a, b = item
+            if kind == ARRIVAL:
                 self.arrival()
             elif kind == ACCEPT or kind == DECLINE:
                 if self.pending.get(a) == b:
@@ -434,6 +425,7 @@ def record(w: Workload, events: int, warmup_s: float, seed: int) -> Recording:
 
 def replay(rec: Recording) -> tuple[float, int, int, bool]:
     """Fresh engine, same events: (seconds, decisions, events) of the timed part, identical?"""
+    from cloud_bridge.acd.driver import VirtualClock
     from cloud_bridge.acd.engine import Engine
 
     clock = VirtualClock(T0)

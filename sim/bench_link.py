@@ -44,7 +44,7 @@ from booth.outbox import Outbox
 from booth.trace import Trace
 from cloud_bridge.consumer import EventConsumer
 from hal.clock import LoopClock
-from lisa_messages import BoothEvent
+from lisa_messages import AnyBoothEvent, StateReport
 from sim.brokers import MosquittoBroker, rss_kb, stop_process
 
 TARGETS = {
@@ -113,7 +113,7 @@ def consumer_main(argv: list[str] | None = None) -> None:
 
     counter = 0
 
-    def on_event(event: BoothEvent) -> None:
+    def on_event(event: AnyBoothEvent) -> None:
         out.put(f"e {event.seq} {time.perf_counter():.9f}\n")
 
     consumer = EventConsumer(host, int(port), on_event, client_id=client_id)
@@ -323,7 +323,7 @@ class LinkBench:
     def emit(self, n: int) -> None:
         """One event through the link; its latency counts from here (outbox write included)."""
         t0 = time.perf_counter()
-        self.link.event("state", {"state": "idle", "detail": f"bench {n}"})
+        self.link.emit(StateReport(state="idle", detail=f"bench {n}"))
         self.sent[self.outbox.last_seq] = t0
 
     async def start(self) -> None:

@@ -1,6 +1,9 @@
-"""A simulated cloud bridge *over MQTT* (until the real bridge exists).
+"""A stand-in cloud bridge *over MQTT* for the link benchmark (``lisa bench link``).
 
-:class:`SimBridge` is one MQTT client, like the real bridge will be:
+The real bridge (``lisa bridge run``) is what the demo and the end-to-end tests run; this one
+answers every call the same way and needs no store, so the benchmark measures the link alone.
+
+:class:`SimBridge` is one MQTT client, like the real bridge:
 
 - it announces ``lisa/v1/bridge/availability`` retained ``online`` (again after every reconnect),
   with the last will ``offline``, so booths with ``mqtt.require_bridge`` accept citizens;
@@ -35,8 +38,10 @@ from lisa_messages import (
     BRIDGE_AVAILABILITY,
     OFFLINE,
     ONLINE,
-    BoothEvent,
+    AnyBoothEvent,
     CallControl,
+    CallEndedEvent,
+    CallRequestedEvent,
     Topics,
     now_rfc3339,
     parse_rfc3339,
@@ -160,7 +165,7 @@ class SimBridge:
         username: str | None = None,
         password: str | None = None,
         on_action: Callable[[BridgeAction], None] | None = None,
-        on_event: Callable[[BoothEvent], None] | None = None,
+        on_event: Callable[[AnyBoothEvent], None] | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.answer_after = answer_after
@@ -233,21 +238,19 @@ class SimBridge:
         return self._timers.pending((booth, session))
 
     # ---------------------------------------------------------------------------- events
-    def _on_event(self, event: BoothEvent) -> None:
+    def _on_event(self, event: AnyBoothEvent) -> None:
         if self.on_event is not None:
             try:
                 self.on_event(event)
             except Exception:
                 log.exception("on_event listener failed")
-        if event.type not in ("call_requested", "call_ended"):
+        if not isinstance(event, CallRequestedEvent | CallEndedEvent):
             return
-        session = str(event.data.get("session") or "")
-        if not session:
-            return
+        session = event.data.session
         key = (event.booth, session)
-        if event.type == "call_ended":
+        if isinstance(event, CallEndedEvent):
             if self._timers.cancel(key):
-                self._act(event.booth, session, "cancelled", str(event.data.get("reason") or ""))
+                self._act(event.booth, session, "cancelled", event.data.reason)
             return
         if self.stale_after is not None:
             age = (datetime.now(UTC) - parse_rfc3339(event.ts)).total_seconds()

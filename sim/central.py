@@ -1,7 +1,8 @@
 """A simulated central side (cloud bridge + agents) inside the simulator.
 
-Implements :class:`booth.central.CentralLink`. Until the cloud bridge exists, the scenario inputs
-``agent.*`` and ``link.*`` act on it. Test-control API: ``answer(queue)``, ``transfer(queue)``,
+Implements :class:`booth.central.CentralLink` and is registered as ``sim`` in ``lisa.centrals``;
+its settings (``[central.sim]``) are :class:`SimCentralConfig`. The scenario inputs ``agent.*``
+and ``link.*`` act on it. Test-control API: ``answer(queue)``, ``transfer(queue)``,
 ``hangup()``, ``unavailable()``, ``network_down()``, ``network_up()``. After a link loss it retries
 with jittered exponential backoff; ``network_up()`` lets the next attempt succeed.
 """
@@ -11,7 +12,10 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from booth.central import (
+    BoothBinding,
     CallConnected,
     CallEnded,
     CallQueued,
@@ -24,9 +28,10 @@ from booth.central import (
     SignatureFinished,
     SignatureRequested,
 )
-from booth.config import SimCentralConfig
+from booth.config import BoothConfig
 from booth.trace import Trace
 from hal.clock import Clock, TimerHandle
+from lisa_messages import CallEnd, CallRequest, EventBody
 
 QUEUE_NAMES = {
     "clearing": "Bürgerservice – Empfang",
@@ -38,6 +43,27 @@ QUEUE_NAMES = {
     "pflegestuetzpunkt": "Pflegestützpunkt",
     "aok": "AOK Nordost",
 }
+
+
+class SimCentralConfig(BaseModel):
+    """``[central.sim]``: how the simulated central side behaves."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answer_after: float | None = Field(
+        None, ge=0, description="Simulated agent answers this many seconds after the request."
+    )
+    hangup_after: float | None = Field(
+        None, ge=0, description="Simulated agent hangs up this long after answering (s)."
+    )
+    queue_after: float = Field(
+        0.0, ge=0, description="Delay before the simulated central reports the queue position (s)."
+    )
+    queue_position: int = Field(1, ge=1, description="Position reported while waiting.")
+    estimated_wait: float = Field(60.0, ge=0, description="Estimated wait reported (s).")
+    retry_initial: float = Field(1.0, gt=0, description="First reconnect delay (s).")
+    retry_max: float = Field(30.0, gt=0, description="Longest reconnect delay (s).")
+    seed: int = Field(1, description="Seed of the reconnect jitter.")
 
 
 class SimCentral:
@@ -53,7 +79,7 @@ class SimCentral:
         self.transfer_target: str | None = None
         self.requests: list[str] = []
         self.ended: list[tuple[str, str]] = []
-        self.states: list[dict[str, Any]] = []
+        self.events: list[EventBody] = []
         self.attempts = 0
         self._retry: TimerHandle | None = None
         self._timers: list[TimerHandle] = []
@@ -75,7 +101,17 @@ class SimCentral:
     def is_up(self) -> bool:
         return self.up
 
-    async def request_call(self, session: str) -> None:
+    def bind(self, booth: BoothBinding) -> None:
+        pass  # the simulator drives the booth through its inputs, not through commands
+
+    def emit(self, event: EventBody) -> None:
+        self.events.append(event)
+        if isinstance(event, CallRequest):
+            self.request_call(event.session)
+        elif isinstance(event, CallEnd):
+            self.end_call(event.session, event.reason)
+
+    def request_call(self, session: str) -> None:
         if not self.up:
             return
         self.session = session
@@ -91,13 +127,10 @@ class SimCentral:
         if self.config.answer_after is not None:
             self._later(self.config.answer_after, self.answer)
 
-    async def end_call(self, session: str, reason: str) -> None:
+    def end_call(self, session: str, reason: str) -> None:
         self.ended.append((session, reason))
         if session == self.session:
             self._reset_call()
-
-    async def publish_state(self, state: dict[str, Any]) -> None:
-        self.states.append(state)
 
     # ---------------------------------------------------------------- test control
     def answer(self, queue: str | None = None) -> bool:
@@ -208,3 +241,11 @@ class SimCentral:
             self._send(LinkUp())
         else:
             self._schedule_retry()
+
+
+def create_sim_central(config: BoothConfig, clock: Clock, trace: Trace) -> SimCentral:
+    """The ``sim`` entry of ``lisa.centrals``."""
+    return SimCentral(SimCentralConfig.model_validate(config.central.options()), clock, trace)
+
+
+create_sim_central.Options = SimCentralConfig  # type: ignore[attr-defined]

@@ -15,8 +15,10 @@ from typing import Any
 from booth.config import BoothConfig, deep_merge, parse_config
 from booth.controller import BoothController
 from booth.devices import build_devices, force_sim
+from booth.safety import Origin
 from booth.trace import Trace
 from hal.clock import Clock
+from hal.registry import CENTRALS, load_plugin
 from sim.central import SimCentral
 
 
@@ -141,12 +143,9 @@ class SimBooth:
         self.central: Any
         if central is not None:
             self.central = central
-        elif config.central.kind == "sim":
-            self.central = SimCentral(config.central.sim, clock, self.trace)
         else:
-            from booth.central import NoCentral
-
-            self.central = NoCentral()
+            factory = load_plugin(CENTRALS, config.central.kind, "central kind")
+            self.central = factory(config, clock, self.trace)
         self.controller = BoothController(config, self.devices, self.central, clock, self.trace)
         self._stop = asyncio.Event()
         self._main: asyncio.Task[None] | None = None
@@ -286,9 +285,11 @@ class SimBooth:
         elif name == "agent.unavailable":
             return "told unavailable" if self._central().unavailable() else "no call"
         elif name == "maintenance.enter":
-            self.controller.request_maintenance(True, by="diag")
+            refusal = self.controller.request_maintenance(True, Origin.DIAG, by="diag")
+            return refusal or "ok"
         elif name == "maintenance.exit":
-            self.controller.request_maintenance(False, by="diag")
+            refusal = self.controller.request_maintenance(False, Origin.DIAG, by="diag")
+            return refusal or "ok"
         return "ok"
 
     def _central(self) -> SimCentral:

@@ -2,10 +2,11 @@
 
 Citizens arrive at booths (Poisson, spread evenly over the booths), request a call in queue
 ``clearing`` and are served by simulated agents through the real
-:class:`cloud_bridge.acd.engine.Engine`. Nothing sleeps: a heap of ``(time, seq, action)`` drives
-a virtual clock, the engine's ``SetTimer`` / ``CancelTimer`` decisions become heap entries and
-come back as ``TimerFired``. The KPIs are :func:`cloud_bridge.kpi.summarize` of the engine's own
-``LogEntry`` decisions, so they mean exactly what they mean in the reports.
+:class:`cloud_bridge.acd.engine.Engine`. Nothing sleeps: the engine runs in a
+:class:`cloud_bridge.acd.driver.Driver`, whose agenda of the simulated actions and the engine's
+timers (``SetTimer`` / ``CancelTimer``, back as ``TimerFired``) moves a virtual clock. The KPIs
+are :func:`cloud_bridge.kpi.summarize` of the engine's own ``LogEntry`` decisions, so they mean
+exactly what they mean in the reports.
 
 The model (see ``docs/load-simulator.md``):
 
@@ -34,7 +35,6 @@ compare like with like.
 
 from __future__ import annotations
 
-import heapq
 import json
 import math
 import random
@@ -63,7 +63,6 @@ from cloud_bridge.acd.model import (
     CallerUnavailable,
     CallFinished,
     CallRequested,
-    CancelTimer,
     Decision,
     EngineError,
     Event,
@@ -73,13 +72,13 @@ from cloud_bridge.acd.model import (
     OfferWithdrawn,
     QueueSpec,
     SetReady,
-    SetTimer,
     Strategy,
     TimerFired,
     Transfer,
 )
 
 if TYPE_CHECKING:
+    from cloud_bridge.acd.driver import Driver
     from cloud_bridge.acd.engine import Engine
 
 # Monday, 2 March 2026, 08:00 Europe/Berlin: the simulated day starts at a plausible opening time
@@ -186,23 +185,12 @@ class LoadParams:
         return d
 
 
-class VirtualClock:
-    """The engine's :class:`~cloud_bridge.acd.model.Clock`: virtual epoch seconds."""
-
-    __slots__ = ("now",)
-
-    def __init__(self, start: float) -> None:
-        self.now = start
-
-    def time(self) -> float:
-        return self.now
-
-
 # call states as the simulated host sees them (from the engine's decisions)
 WAITING, RINGING, CONNECTED, ENDED = 0, 1, 2, 3
 
-# heap actions: (time, seq, kind, a, b)
-ARRIVAL, ACCEPT, END_TALK, ABANDON, TIMER, READY = range(6)
+# actions on the driver's agenda: (kind, a, b)
+ARRIVAL, ACCEPT, END_TALK, ABANDON, READY = range(5)
+Action = tuple[int, Any, Any]
 
 
 @dataclass(slots=True)
@@ -271,10 +259,9 @@ def _round(v: Any) -> Any:
 
 class _Sim:
     def __init__(self, p: LoadParams) -> None:
-        from cloud_bridge.acd.engine import Engine
+        from cloud_bridge.acd.driver import Driver
 
         self.p = p
-        self.clock = VirtualClock(T0)
         queues = [
             QueueSpec(
                 id=q,
@@ -292,15 +279,14 @@ class _Sim:
             AgentSpec(id=a, display_name="Sachbearbeitung", queues={CLEARING: 1, SERVICE: 1})
             for a in self.agent_ids
         ]
-        self.engine: Engine = Engine(queues, agents, self.clock)
+        self.driver: Driver[Action] = Driver.build(queues, agents, T0)
+        self.engine: Engine = self.driver.engine
+        self.clock = self.driver.clock
         width = len(str(p.booths))
         self.booth_ids = [f"booth{i:0{width}d}" for i in range(1, p.booths + 1)]
         self.busy_booths: set[str] = set()
         self.calls: dict[str, _Call] = {}
         self.pending_offer: dict[str, str] = {}  # agent -> call offered, not yet accepted
-        self.timers: dict[str, int] = {}  # key -> seq of the live heap entry
-        self.heap: list[tuple[float, int, int, Any, Any]] = []
-        self.seq = 0
         self.log: list[LogEntry] = []
         self.events = 0
         self.arrivals = 0
@@ -319,15 +305,13 @@ class _Sim:
         self.mean_gap = 3600.0 / p.rate if p.rate > 0 else math.inf
 
     # ------------------------------------------------------------------ plumbing
-    def push(self, at: float, kind: int, a: Any = None, b: Any = None) -> int:
-        self.seq += 1
-        heapq.heappush(self.heap, (at, self.seq, kind, a, b))
-        return self.seq
+    def push(self, at: float, kind: int, a: Any = None, b: Any = None) -> None:
+        self.driver.schedule(at, (kind, a, b))
 
     def handle(self, event: Event) -> None:
         self.events += 1
         try:
-            decisions = self.engine.handle(event)
+            decisions = self.driver.handle(event)
         except EngineError as exc:
             self.refused[exc.code] += 1
             return
@@ -353,10 +337,6 @@ class _Sim:
         for d in decisions:
             if isinstance(d, LogEntry):
                 self.log.append(d)
-            elif isinstance(d, SetTimer):
-                self.timers[d.key] = self.push(max(d.at, now), TIMER, d.key)
-            elif isinstance(d, CancelTimer):
-                self.timers.pop(d.key, None)
             elif isinstance(d, Offer):
                 call = self.calls.get(d.call)
                 if call is not None:
@@ -442,20 +422,13 @@ class _Sim:
             if first < self.end_arrivals:
                 self.push(first, ARRIVAL)
         stop = self.end_arrivals + MAX_DRAIN_S
-        heap = self.heap
-        clock = self.clock
-        while heap:
-            at, seq, kind, a, b = heapq.heappop(heap)
-            if at > stop:
-                break
-            if kind == TIMER:
-                if self.timers.get(a) != seq:
-                    continue  # cancelled or replaced
-                del self.timers[a]
-                clock.now = at
-                self.handle(TimerFired(a))
+        driver = self.driver
+        while (entry := driver.pop(stop)) is not None:
+            item = entry[1]
+            if isinstance(item, TimerFired):
+                self.handle(item)
                 continue
-            clock.now = at
+            kind, a, b = item
             if kind == ARRIVAL:
                 self.arrival()
             elif kind == ACCEPT:
@@ -478,8 +451,8 @@ class _Sim:
                 self.handle(CallAbandoned(a))
             elif kind == READY:
                 self.handle(SetReady(a))
-        end = max(clock.now, self.end_arrivals)
-        clock.now = end
+        driver.advance_to(self.end_arrivals)
+        end = self.clock.now
         for agent in self.agent_ids:
             self.handle(AgentLogout(agent))
         kpi = _summarize(self.log, p)

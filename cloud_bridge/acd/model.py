@@ -2,8 +2,9 @@
 
 The engine (:mod:`cloud_bridge.acd.engine`) is pure: ``Engine.handle(event) -> list[Decision]``.
 It never sleeps, polls, publishes or writes; it asks its host for timers with :class:`SetTimer`
-/ :class:`CancelTimer` and is told with :class:`TimerFired`. Time comes from an injected
-:class:`Clock` (epoch seconds, virtual in tests and in the load simulator).
+/ :class:`CancelTimer` and is told with :class:`TimerFired`, all three naming the timer by a
+:class:`TimerKey`. Time comes from an injected :class:`Clock` (epoch seconds, virtual in tests
+and in the load simulator).
 
 All times are epoch seconds (float, UTC). Ids are strings chosen by the host (the bridge uses
 random hex ids, the load simulator counters), so runs with the same seed are identical.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 
 class Clock(Protocol):
@@ -82,6 +83,33 @@ class AgentSpec:
     display_name: str  # shown to the citizen: a role title, not a private name
     queues: dict[str, int]  # queue id -> level (1 = first choice, 2 = when no level 1 is free)
     skills: frozenset[str] = frozenset()
+
+
+# ----------------------------------------------------------------------------- timers
+class TimerKind(StrEnum):
+    """What a timer of the engine is for (the value is the prefix of its text form)."""
+
+    RING = "ring"  # an offer rings out (id: the call)
+    WRAP_UP = "wrap"  # an agent's wrap-up ends (id: the agent)
+    MAX_WAIT = "maxwait"  # a call has waited its queue's longest (id: the call)
+    CLERK_WAIT = "clerk"  # a call for a busy named clerk falls back to its queue (id: the call)
+    UNBLOCK = "unblock"  # a declined call may be offered to the agent again (id: the call)
+
+
+class TimerKey(NamedTuple):
+    """Names one timer: at most one is set per key (a later ``SetTimer`` replaces it).
+
+    Hosts keep their timers in a table keyed by it and hand it back in :class:`TimerFired`; it
+    is never parsed. ``str(key)`` is its text form for logs (``ring:c1``, ``unblock:c1:a``)."""
+
+    kind: TimerKind
+    id: str  # the call; the agent for WRAP_UP
+    agent: str = ""  # UNBLOCK: the agent the call may be offered to again
+
+    def __str__(self) -> str:
+        if self.agent:
+            return f"{self.kind.value}:{self.id}:{self.agent}"
+        return f"{self.kind.value}:{self.id}"
 
 
 # ----------------------------------------------------------------------------- events (in)
@@ -183,7 +211,7 @@ class CancelTransfer:
 
 @dataclass(frozen=True, slots=True)
 class TimerFired:
-    key: str
+    key: TimerKey
 
 
 Event = (
@@ -305,13 +333,13 @@ class AgentChanged:
 
 @dataclass(frozen=True, slots=True)
 class SetTimer:
-    key: str
+    key: TimerKey
     at: float  # epoch seconds
 
 
 @dataclass(frozen=True, slots=True)
 class CancelTimer:
-    key: str
+    key: TimerKey
 
 
 LogEvent = Literal[

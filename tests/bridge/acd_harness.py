@@ -1,10 +1,11 @@
 """Test harness for the ACD engine on virtual time.
 
-* :class:`FakeClock` – epoch seconds you advance by hand;
-* :class:`Harness` – wraps an :class:`~cloud_bridge.acd.engine.Engine`: feeds events, keeps a
-  timer table that honours ``SetTimer`` / ``CancelTimer`` (a later ``SetTimer`` with the same
-  key replaces the earlier one), and :meth:`Harness.advance` fires the due timers in time order
-  (feeding ``TimerFired`` back); all decisions and call-log lines are collected;
+* :class:`FakeClock` – the driver's virtual clock at ``T0``, epoch seconds you advance by hand;
+* :class:`Harness` – wraps a :class:`~cloud_bridge.acd.driver.Driver` (the engine on a
+  :class:`~cloud_bridge.acd.driver.VirtualClock`, with the timer table that honours
+  ``SetTimer`` / ``CancelTimer``: a later ``SetTimer`` with the same key replaces the earlier
+  one): feeds events, and :meth:`Harness.advance` fires the due timers in time order (feeding
+  ``TimerFired`` back); all decisions, call-log lines and fired timers are collected;
 * :class:`DictStore` – applies :meth:`Engine.take_changes` like the bridge's store does and
   restores a fresh engine from it;
 * :func:`check_invariants` – the engine's structural invariants (used after every step of the
@@ -23,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
+from cloud_bridge.acd.driver import Driver, VirtualClock
 from cloud_bridge.acd.engine import Engine
 from cloud_bridge.acd.model import (
     Accept,
@@ -34,7 +36,6 @@ from cloud_bridge.acd.model import (
     CallAbandoned,
     CallRequested,
     CallStatus,
-    CancelTimer,
     CancelTransfer,
     CompleteTransfer,
     Decision,
@@ -46,9 +47,10 @@ from cloud_bridge.acd.model import (
     QueueSpec,
     SetNotReady,
     SetReady,
-    SetTimer,
     Strategy,
     TimerFired,
+    TimerKey,
+    TimerKind,
     Transfer,
 )
 
@@ -59,12 +61,21 @@ D = TypeVar("D")
 
 
 # ------------------------------------------------------------------------------ clock, hours
-class FakeClock:
-    def __init__(self, t: float = T0) -> None:
-        self.t = t
+class FakeClock(VirtualClock):
+    """The driver's virtual clock, at :data:`T0` unless told otherwise; ``t`` is ``now``."""
 
-    def time(self) -> float:
-        return self.t
+    __slots__ = ()
+
+    def __init__(self, t: float = T0) -> None:
+        super().__init__(t)
+
+    @property
+    def t(self) -> float:
+        return self.now
+
+    @t.setter
+    def t(self, value: float) -> None:
+        self.now = value
 
 
 class FakeHours:
@@ -131,13 +142,10 @@ def call_logs(decisions: Iterable[object]) -> list[LogEntry]:
 # ------------------------------------------------------------------------------ harness
 @dataclass
 class Harness:
-    engine: Engine
-    clock: FakeClock
-    timers: dict[str, tuple[float, int]] = field(default_factory=dict)  # key -> (at, order)
+    driver: Driver[None]  # timers only: the tests are the host's actions
     decisions: list[Decision] = field(default_factory=list)  # every decision, in order
     log: list[LogEntry] = field(default_factory=list)  # every call-log line, in order
-    fired: list[str] = field(default_factory=list)  # timer keys fired, in order
-    _order: int = 0
+    fired: list[TimerKey] = field(default_factory=list)  # timer keys fired, in order
 
     @classmethod
     def build(
@@ -147,25 +155,31 @@ class Harness:
         *,
         t: float = T0,
     ) -> Harness:
-        clock = FakeClock(t)
-        return cls(Engine(list(queues), list(agents), clock), clock)
+        return cls(Driver.build(queues, agents, t))
+
+    @property
+    def engine(self) -> Engine:
+        return self.driver.engine
+
+    @property
+    def clock(self) -> VirtualClock:
+        return self.driver.clock
+
+    @property
+    def timers(self) -> dict[TimerKey, tuple[float, int]]:
+        """The live timers: key -> (at, order set)."""
+        return self.driver.timers
 
     # -- time
     @property
     def now(self) -> float:
-        return self.clock.t
+        return self.driver.now
 
     def take(self, decisions: list[Decision]) -> list[Decision]:
         """Record decisions (timers, log lines) as the host would."""
-        for d in decisions:
-            self.decisions.append(d)
-            if isinstance(d, SetTimer):
-                self._order += 1
-                self.timers[d.key] = (d.at, self._order)
-            elif isinstance(d, CancelTimer):
-                self.timers.pop(d.key, None)
-            elif isinstance(d, LogEntry):
-                self.log.append(d)
+        self.driver.take(decisions)
+        self.decisions += decisions
+        self.log += (d for d in decisions if isinstance(d, LogEntry))
         return decisions
 
     def handle(self, *events: Event) -> list[Decision]:
@@ -175,27 +189,22 @@ class Harness:
             out += self.take(self.engine.handle(ev))
         return out
 
-    def due(self, until: float) -> str | None:
-        due = [(at, order, key) for key, (at, order) in self.timers.items() if at <= until]
-        return min(due)[2] if due else None
-
     def advance(self, seconds: float) -> list[Decision]:
         """Move the clock forward, firing every due timer at its time, in time order."""
-        return self.advance_to(self.clock.t + seconds)
+        return self.advance_to(self.now + seconds)
 
     def advance_to(self, target: float) -> list[Decision]:
         out: list[Decision] = []
-        while (key := self.due(target)) is not None:
-            at, _ = self.timers.pop(key)
-            self.clock.t = max(self.clock.t, at)
-            self.fired.append(key)
-            out += self.take(self.engine.handle(TimerFired(key)))
-        self.clock.t = max(self.clock.t, target)
+        while (entry := self.driver.pop(target)) is not None:
+            fired = entry[1]
+            assert isinstance(fired, TimerFired)
+            self.fired.append(fired.key)
+            out += self.take(self.engine.handle(fired))
+        self.driver.advance_to(target)
         return out
 
-    def timer_at(self, key: str) -> float | None:
-        entry = self.timers.get(key)
-        return entry[0] if entry is not None else None
+    def timer_at(self, key: TimerKey) -> float | None:
+        return self.driver.timer_at(key)
 
     # -- shortcuts
     def ready(self, *agents: str) -> list[Decision]:
@@ -291,11 +300,11 @@ class DictStore:
         self,
         queues: Iterable[QueueSpec],
         agents: Iterable[AgentSpec],
-        clock: FakeClock,
+        clock: VirtualClock,
     ) -> tuple[Harness, list[Decision]]:
         """A fresh engine on ``clock``, restored from the store; its restore decisions are
         taken by the new harness (timers armed)."""
-        h = Harness(Engine(list(queues), list(agents), clock), clock)
+        h = Harness(Driver(Engine(list(queues), list(agents), clock), clock))
         out = h.engine.restore(
             list(self.calls.values()), list(self.agents.values()), dict(self.queues)
         )
@@ -340,7 +349,8 @@ def check_invariants(
         if a.status == AgentStatus.WRAP_UP:
             assert a.wrap_until is not None, f"{aid} in wrap-up without an end"
             if timers:
-                assert h.timer_at(f"wrap:{aid}") == a.wrap_until, f"{aid}: no wrap timer"
+                wrap = h.timer_at(TimerKey(TimerKind.WRAP_UP, aid))
+                assert wrap == a.wrap_until, f"{aid}: no wrap timer"
         if a.status != AgentStatus.WRAP_UP:
             assert a.wrap_until is None
         if a.spec.id in e.pinned and a.status == AgentStatus.LOGGED_OUT:
@@ -365,9 +375,9 @@ def check_invariants(
         if c.status == CallStatus.WAITING:
             assert listed[cid] == 1, f"{cid} waits but is in no list"
             if timers and c.clerk_deadline is not None:
-                assert h.timer_at(f"clerk:{cid}") == c.clerk_deadline
+                assert h.timer_at(TimerKey(TimerKind.CLERK_WAIT, cid)) == c.clerk_deadline
             if timers and c.max_deadline is not None:
-                assert h.timer_at(f"maxwait:{cid}") == c.max_deadline
+                assert h.timer_at(TimerKey(TimerKind.MAX_WAIT, cid)) == c.max_deadline
         else:
             assert listed[cid] == 0, f"{cid} is {c.status} and in a waiting list"
         if c.status == CallStatus.RINGING:
@@ -377,7 +387,8 @@ def check_invariants(
                 assert e.agents[aid].status == AgentStatus.OFFERED
                 assert e.agents[aid].call == cid
             if timers:
-                assert h.timer_at(f"ring:{cid}") == c.ring_deadline, f"{cid}: no ring timer"
+                ring = h.timer_at(TimerKey(TimerKind.RING, cid))
+                assert ring == c.ring_deadline, f"{cid}: no ring timer"
         else:
             assert not c.ringing
         if c.status == CallStatus.CONNECTED:
@@ -596,11 +607,11 @@ class RandomRun:
             return AgentLogin(a)
         if h.fired and kind == 8:
             return TimerFired(rng.choice(h.fired[-50:]))  # stale / repeated
-        return TimerFired(
-            rng.choice(("ring", "wrap", "maxwait", "clerk", "unblock", "bogus"))
-            + ":"
-            + rng.choice([*call_ids, *agents])
-        )
+        timer = rng.choice((*TimerKind, None))
+        target = rng.choice([*call_ids, *agents])
+        if timer is None:  # a key of no timer the engine sets: an unblock for nobody it blocked
+            return TimerFired(TimerKey(TimerKind.UNBLOCK, target, "bogus"))
+        return TimerFired(TimerKey(timer, target))
 
     def step(self) -> tuple[Event | float, list[Decision] | EngineError]:
         """One random step: advance the clock or handle an event. A refused event must change

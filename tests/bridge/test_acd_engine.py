@@ -65,6 +65,8 @@ from cloud_bridge.acd.model import (
     SetTimer,
     Strategy,
     TimerFired,
+    TimerKey,
+    TimerKind,
     Transfer,
 )
 
@@ -130,18 +132,18 @@ def test_agent_cycle_ready_offered_busy_wrap_up_ready() -> None:
     assert one(out, Offer) == Offer("c1", "a", "wg", "B1", 20.0, None)
     assert one(out, CallerQueued).position == 1  # the booth is told it is next
     assert h.status("a") == OFFERED and h.engine.agents["a"].call == "c1"
-    assert h.timer_at("ring:c1") == T0 + 20
+    assert h.timer_at(TimerKey(TimerKind.RING, "c1")) == T0 + 20
     h.advance(3)
     out = h.handle(Accept("a", "c1"))
     assert one(out, CallerConnected).agent_display == "Sachbearbeitung A"
     assert one(out, LogEntry, event="CONNECT").data == {"wait_s": 3.0, "ring_s": 3.0}
-    assert h.status("a") == BUSY and "ring:c1" not in h.timers
+    assert h.status("a") == BUSY and TimerKey(TimerKind.RING, "c1") not in h.timers
     h.advance(100)
     out = h.handle(Hangup("a", "c1"))
     assert one(out, CallFinished) == CallFinished("c1", "B1", "sess-c1", "agent_hangup", False)
     assert one(out, LogEntry, event="COMPLETEAGENT").data["talk_s"] == 100.0
     assert h.status("a") == WRAP_UP and h.engine.agents["a"].call == "c1"
-    assert h.timer_at("wrap:a") == h.now + 30
+    assert h.timer_at(TimerKey(TimerKind.WRAP_UP, "a")) == h.now + 30
     check(h)
     h.advance(29.9)
     assert h.status("a") == WRAP_UP
@@ -158,7 +160,7 @@ def test_no_wrap_up_means_ready_at_once() -> None:
     connect(h, "c1", "wg", "a")
     out = h.handle(Hangup("a", "c1"))
     assert h.status("a") == READY
-    none_of(out, SetTimer, key="wrap:a")
+    none_of(out, SetTimer, key=TimerKey(TimerKind.WRAP_UP, "a"))
 
 
 def test_not_ready_with_reason_gets_no_calls() -> None:
@@ -601,7 +603,7 @@ def test_ring_timeout_goes_to_the_next_agent_and_the_silent_one_goes_not_ready()
     assert (h.status("a"), h.reason("a")) == (NOT_READY, NO_ANSWER)
     one(out, Offer, call="c1", agent="b")
     none_of(out, CallerQueued)  # the booth was told "next" already
-    assert h.timer_at("ring:c1") == h.now + 20
+    assert h.timer_at(TimerKey(TimerKind.RING, "c1")) == h.now + 20
     check(h)
 
 
@@ -738,7 +740,7 @@ def test_max_wait_without_overflow_is_unavailable() -> None:
     h = one_queue("a", max_wait_s=90, phone="0800 2")
     h.handle(AgentLogin("a"))
     h.call("c1", "wg")
-    assert h.timer_at("maxwait:c1") == T0 + 90
+    assert h.timer_at(TimerKey(TimerKind.MAX_WAIT, "c1")) == T0 + 90
     out = h.advance(90)
     assert [e.event for e in call_logs(out)] == ["EXITWITHTIMEOUT", "UNAVAILABLE"]
     assert one(out, CallerUnavailable).reason == "max_wait"
@@ -772,7 +774,7 @@ def test_max_wait_while_ringing_is_decided_when_the_ring_ends(answer: str) -> No
         out = h.handle(Accept("a", "c1"))
         none_of(out, CallerUnavailable)
         assert h.call_status("c1") == CONNECTED
-        assert "maxwait:c1" not in h.timers
+        assert TimerKey(TimerKind.MAX_WAIT, "c1") not in h.timers
     else:
         out = h.handle(Decline("a", "c1"))
         assert one(out, CallerUnavailable).reason == "max_wait"
@@ -843,7 +845,7 @@ def test_abandon_while_waiting_moves_the_calls_behind_up() -> None:
     assert one(out, LogEntry, event="ABANDON").data["position"] == 2
     assert h.waiting("wg") == ["c2"]
     assert h.engine.by_booth == {"booth-c2": "c2"}
-    assert "maxwait:c1" not in h.timers
+    assert TimerKey(TimerKind.MAX_WAIT, "c1") not in h.timers
     check(h)
 
 
@@ -858,7 +860,7 @@ def test_abandon_while_ringing_ends_the_call_cleanly() -> None:
     ]
     assert one(out, LogEntry, event="ABANDON").data["position"] == 1
     assert (h.status("a"), h.status("b")) == (READY, READY)
-    assert "ring:c1" not in h.timers
+    assert TimerKey(TimerKind.RING, "c1") not in h.timers
     assert h.engine.calls == {}
     check(h)
 
@@ -1028,7 +1030,14 @@ def test_double_counted_calls_one_enterqueue_per_queue_and_one_terminal_line() -
     for key in list(dict.fromkeys(h.fired)):
         out = h.handle(TimerFired(key))
         assert all(isinstance(d, SetTimer) and h.timer_at(d.key) == d.at for d in out), out
-    for key in ("ring:nope", "wrap:ghost", "maxwait:", "unblock:x:y", "what:ever", "noseparator"):
+    for key in (
+        TimerKey(TimerKind.RING, "nope"),
+        TimerKey(TimerKind.WRAP_UP, "ghost"),
+        TimerKey(TimerKind.MAX_WAIT, ""),
+        TimerKey(TimerKind.UNBLOCK, "x", "y"),
+        TimerKey(TimerKind.CLERK_WAIT, "nope"),
+        TimerKey(TimerKind.UNBLOCK, "x"),  # naming no agent
+    ):
         assert h.handle(TimerFired(key)) == []
     assert h.snapshot() == before and len(h.log) == n_log
     check(h)
@@ -1040,8 +1049,9 @@ def test_stale_ring_timer_after_a_re_offer_does_not_cut_the_new_ring() -> None:
     h.call("c1", "wg")
     h.advance(5)
     h.handle(Decline("a", "c1"))  # rings b until +25
-    out = h.handle(TimerFired("ring:c1"))  # the old timer (+20) fired anyway, early
-    assert out == [SetTimer("ring:c1", T0 + 25)]
+    # the old timer (+20) fired anyway, early
+    out = h.handle(TimerFired(TimerKey(TimerKind.RING, "c1")))
+    assert out == [SetTimer(TimerKey(TimerKind.RING, "c1"), T0 + 25)]
     assert h.status("b") == OFFERED
 
 
@@ -1135,13 +1145,14 @@ def test_wrap_up_cut_short_a_stale_wrap_timer_does_not_end_the_current_wrap_up()
     h.handle(Hangup("x", "c1"))  # wrap-up until T0 + 60
     h.advance(10)
     h.ready("x")  # the agent ends the wrap-up early
-    assert "wrap:x" not in h.timers
+    assert TimerKey(TimerKind.WRAP_UP, "x") not in h.timers
     connect(h, "c2", "wg", "x")
     h.advance(20)
     h.handle(Hangup("x", "c2"))  # wrap-up until T0 + 90
     h.advance(30)  # T0 + 60
-    out = h.handle(TimerFired("wrap:x"))  # the first wrap-up's timer, never cancelled
-    assert out == [SetTimer("wrap:x", T0 + 90)]
+    # the first wrap-up's timer, never cancelled
+    out = h.handle(TimerFired(TimerKey(TimerKind.WRAP_UP, "x")))
+    assert out == [SetTimer(TimerKey(TimerKind.WRAP_UP, "x"), T0 + 90)]
     assert h.status("x") == WRAP_UP
     out = h.advance(29.9)
     assert h.status("x") == WRAP_UP

@@ -43,6 +43,8 @@ from cloud_bridge.acd.model import (
     Offer,
     SetNotReady,
     SetTimer,
+    TimerKey,
+    TimerKind,
     Transfer,
 )
 
@@ -84,26 +86,26 @@ def restored(h: Harness, store: DictStore | None = None) -> tuple[Harness, list[
     return store.restore(queues, agents, FakeClock(h.now))
 
 
-def expected_timers(e: Engine) -> dict[str, float]:
+def expected_timers(e: Engine) -> dict[TimerKey, float]:
     """The timers the state needs (its deadlines), finite ones."""
-    out: dict[str, float] = {}
+    out: dict[TimerKey, float] = {}
     for c in e.calls.values():
         if c.status == RINGING and c.ring_deadline is not None:
-            out[f"ring:{c.id}"] = c.ring_deadline
+            out[TimerKey(TimerKind.RING, c.id)] = c.ring_deadline
         if c.max_deadline is not None:
-            out[f"maxwait:{c.id}"] = c.max_deadline
+            out[TimerKey(TimerKind.MAX_WAIT, c.id)] = c.max_deadline
         if c.clerk is not None and c.clerk_deadline is not None:
-            out[f"clerk:{c.id}"] = c.clerk_deadline
+            out[TimerKey(TimerKind.CLERK_WAIT, c.id)] = c.clerk_deadline
         for aid, until in c.excluded.items():
             if math.isfinite(until):
-                out[f"unblock:{c.id}:{aid}"] = until
+                out[TimerKey(TimerKind.UNBLOCK, c.id, aid)] = until
     for a in e.agents.values():
         if a.status == WRAP_UP and a.wrap_until is not None:
-            out[f"wrap:{a.spec.id}"] = a.wrap_until
+            out[TimerKey(TimerKind.WRAP_UP, a.spec.id)] = a.wrap_until
     return out
 
 
-def finite_timers(h: Harness) -> dict[str, float]:
+def finite_timers(h: Harness) -> dict[TimerKey, float]:
     return {k: at for k, (at, _) in h.timers.items() if math.isfinite(at)}
 
 
@@ -208,8 +210,8 @@ def test_restore_a_ringing_call_still_times_out() -> None:
     h.advance(5)
     r, out = restored(h)
     assert of(out, SetTimer) == [
-        SetTimer("ring:c1", h.now + 15),
-        SetTimer("maxwait:c1", h.now + 295),
+        SetTimer(TimerKey(TimerKind.RING, "c1"), h.now + 15),
+        SetTimer(TimerKey(TimerKind.MAX_WAIT, "c1"), h.now + 295),
     ]
     assert r.status("a") == OFFERED
     r.advance(14.9)
@@ -226,7 +228,7 @@ def test_restore_a_ringing_call_still_times_out() -> None:
 def test_restore_rearms_every_pending_timer() -> None:
     h = busy_scene()
     need = expected_timers(h.engine)
-    assert {k.split(":")[0] for k in need} == {"ring", "maxwait", "clerk", "unblock", "wrap"}
+    assert {k.kind for k in need} == {"ring", "maxwait", "clerk", "unblock", "wrap"}
     assert {k: at for k, at in finite_timers(h).items() if k in need} == need
     r, _ = restored(h)
     assert finite_timers(r) == need

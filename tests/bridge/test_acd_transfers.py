@@ -43,6 +43,8 @@ from cloud_bridge.acd.model import (
     OfferWithdrawn,
     SetNotReady,
     Strategy,
+    TimerKey,
+    TimerKind,
     Transfer,
 )
 
@@ -120,7 +122,8 @@ def test_blind_transfer_to_a_queue() -> None:
         "c1", "B1", "sess-c1", "Wohngeldstelle"
     )
     assert (h.status("f1"), h.engine.agents["f1"].call) == (WRAP_UP, "c1")
-    assert h.timer_at("wrap:f1") == h.now + 20  # the wrap-up of the queue f1 worked in
+    # the wrap-up of the queue f1 worked in
+    assert h.timer_at(TimerKey(TimerKind.WRAP_UP, "f1")) == h.now + 20
     one(out, Offer, call="c1", agent="w1", queue="wg")
     assert h.engine.calls["c1"].priority == 10
     out = h.handle(Accept("w1", "c1"))
@@ -183,7 +186,7 @@ def test_blind_transfer_to_a_busy_clerk_waits_for_them_and_is_served_first() -> 
     c1 = h.engine.calls["c1"]
     assert (c1.status, c1.clerk) == (WAITING, "k")
     assert h.waiting("wg") == ["x1"]  # c1 is not in the queue: it waits for k
-    assert h.timer_at("clerk:c1") == h.now + 60
+    assert h.timer_at(TimerKey(TimerKind.CLERK_WAIT, "c1")) == h.now + 60
     assert h.engine.call_view("c1")["clerk"] == "k"  # type: ignore[index]
     check(h)
     out = h.ready("w1")  # another wg agent gets the queue's call, not k's
@@ -193,7 +196,7 @@ def test_blind_transfer_to_a_busy_clerk_waits_for_them_and_is_served_first() -> 
     h.advance(20)
     out = h.handle(Hangup("k", "x0"))
     one(out, Offer, call="c1", agent="k")  # before x1, which waits longer
-    assert "clerk:c1" not in h.timers
+    assert TimerKey(TimerKind.CLERK_WAIT, "c1") not in h.timers
     h.handle(Accept("k", "c1"))
     assert h.engine.agent_of_call("c1") == "k"
     check(h)
@@ -245,7 +248,10 @@ def test_a_clerk_logging_out_sends_the_calls_waiting_for_them_to_the_queue() -> 
     out = h.handle(AgentLogout("k"))
     one(out, LogEntry, event="CLERKFALLBACK")
     assert h.waiting("wg") == ["c1"] and h.engine.pinned == {}
-    assert "clerk:c1" not in h.timers or h.engine.calls["c1"].clerk_deadline is None
+    assert (
+        TimerKey(TimerKind.CLERK_WAIT, "c1") not in h.timers
+        or h.engine.calls["c1"].clerk_deadline is None
+    )
     check(h)
 
 
@@ -343,7 +349,7 @@ def test_complete_transfer_hands_the_citizen_over() -> None:
     assert of(out, CallerConnected) == [
         CallerConnected("c1", "B1", "sess-c1", "wg", "w1", "Wohngeld 1")
     ]
-    assert h.status("f1") == WRAP_UP and h.timer_at("wrap:f1") == h.now + 20
+    assert h.status("f1") == WRAP_UP and h.timer_at(TimerKey(TimerKind.WRAP_UP, "f1")) == h.now + 20
     assert (h.status("w1"), h.engine.agents["w1"].call) == (BUSY, "c1")
     assert leg not in h.engine.calls
     view = h.engine.call_view("c1")
@@ -385,7 +391,7 @@ def test_cancel_transfer_while_the_consult_rings() -> None:
     assert of(out, OfferWithdrawn) == [OfferWithdrawn(leg, "w1", "cancelled")]
     assert one(out, ConsultEnded).consultant is None
     assert h.status("w1") == READY
-    assert f"ring:{leg}" not in h.timers
+    assert TimerKey(TimerKind.RING, leg) not in h.timers
     check(h)
 
 
@@ -504,7 +510,7 @@ def test_consult_cancelled_while_waiting_for_a_busy_clerk() -> None:
     h.handle(Transfer("f1", "c1", clerk="k", consult=True))
     leg = leg_of(h)
     h.handle(CancelTransfer("f1", "c1"))
-    assert h.engine.pinned == {} and f"clerk:{leg}" not in h.timers
+    assert h.engine.pinned == {} and TimerKey(TimerKind.CLERK_WAIT, leg) not in h.timers
     out = h.handle(Hangup("k", "x0"))
     none_of(out, Offer)
     check(h)

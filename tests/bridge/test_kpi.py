@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from cloud_bridge.acd.driver import VirtualClock
 from cloud_bridge.acd.engine import Engine
 from cloud_bridge.acd.model import (
     Accept,
@@ -21,6 +22,8 @@ from cloud_bridge.acd.model import (
     QueueSpec,
     SetReady,
     TimerFired,
+    TimerKey,
+    TimerKind,
 )
 from cloud_bridge.kpi import summarize
 
@@ -370,18 +373,10 @@ def test_turned_away_calls_are_not_waiting_calls(reason: str) -> None:
     assert total["max_wait_s"] == 0.0
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def time(self) -> float:
-        return self.now
-
-
 def test_figures_from_the_real_engine() -> None:
     """The engine's own log: a1 ready from 0 s; c1 rings at 100 s, taken at 104 s, hung up at
     164 s, wrap-up until 174 s; c2 rings at 200 s and the citizen leaves at 205 s."""
-    clock = _Clock()
+    clock = VirtualClock(T0)
     engine = Engine(
         [QueueSpec(id="q", name="Wohngeldstelle", wrapup_s=10.0)],
         [AgentSpec(id="a1", display_name="Wohngeld", queues={"q": 1})],
@@ -392,7 +387,7 @@ def test_figures_from_the_real_engine() -> None:
         (100, CallRequested("c1", "b1", "s1", "q")),
         (104, Accept("a1", "c1")),
         (164, Hangup("a1", "c1")),
-        (174, TimerFired("wrap:a1")),
+        (174, TimerFired(TimerKey(TimerKind.WRAP_UP, "a1"))),
         (200, CallRequested("c2", "b2", "s2", "q")),
         (205, CallAbandoned("c2")),
     ]

@@ -19,7 +19,7 @@ from cloud_bridge.acd.model import Accept, AgentSpec, QueueSpec, SetNotReady, Se
 from cloud_bridge.ports import CommandDenied
 from cloud_bridge.service import Bridge, LoopEpochClock
 from cloud_bridge.store import SQLiteStore
-from lisa_messages import BoothEvent, CallControl, Topics, now_rfc3339
+from lisa_messages import CallControl, Topics, dump_booth_event, now_rfc3339, parse_booth_event
 
 BOOTH = "gartz-01"
 QUEUES = [QueueSpec("clearing", "Empfang", ring_timeout_s=20.0)]
@@ -65,10 +65,11 @@ async def make(tmp_path: Path) -> tuple[Bridge, Recorder]:
 
 
 def event(seq: int, type_: str, **data: Any) -> bytes:
-    ev = BoothEvent(
-        id=f"ev-{BOOTH}-{seq:06d}", booth=BOOTH, seq=seq, ts=now_rfc3339(), type=type_, data=data
-    )  # type: ignore[arg-type]
-    return ev.model_dump_json().encode()
+    ev = parse_booth_event(
+        {"id": f"ev-{BOOTH}-{seq:06d}", "booth": BOOTH, "seq": seq, "ts": now_rfc3339()}
+        | {"type": type_, "data": data}
+    )
+    return dump_booth_event(ev)
 
 
 def topic(leaf: str) -> str:
@@ -227,11 +228,11 @@ async def test_a_booth_with_a_new_event_numbering_is_followed(tmp_path: Path) ->
         bridge._on_mqtt(topic("event"), event(seq, "presence", present=True))
     assert bridge.store.cursors()[BOOTH] == 5
     # the booth PC was replaced: new ids, seq from 1 again
-    fresh = BoothEvent(
-        id="new-pc-000001", booth=BOOTH, seq=1, ts=now_rfc3339(), type="call_requested",
-        data={"session": "s9"},
-    )  # fmt: skip
-    bridge._on_mqtt(topic("event"), fresh.model_dump_json().encode())
+    fresh = parse_booth_event(
+        {"id": "new-pc-000001", "booth": BOOTH, "seq": 1, "ts": now_rfc3339()}
+        | {"type": "call_requested", "data": {"session": "s9"}}
+    )
+    bridge._on_mqtt(topic("event"), dump_booth_event(fresh))
     assert len(bridge.engine.calls) == 1
     assert bridge.store.cursors()[BOOTH] == 1
     await bridge.stop()

@@ -23,9 +23,9 @@ from booth_process import BOOTH, BoothProcess, wait_for
 from mosquitto_harness import MosquittoBroker
 
 from booth.outbox import Outbox
-from booth.schema_check import validate_message
 from cloud_bridge.consumer import EventConsumer
 from lisa_messages import BoothEvent, now_rfc3339
+from lisa_messages.schema_check import validate_message
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -14,17 +14,17 @@ without a factory here fails the contract suite.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from recorder import Recorder
 
 from hal.base import DriverContext
 from hal.clock import LoopClock
-from hal.events import DeviceEvent, DeviceKind
+from hal.events import DeviceKind
 from hal.registry import driver_names, load_driver_class
 
 #: Methods a rig's peer offers, per device class (the sim devices implement them directly).
@@ -151,44 +151,6 @@ async def make_device(request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
     kind, driver = request.param
     async with build_rig(kind, driver) as rig:
         yield rig
-
-
-class Recorder:
-    """Collects a device's events; ``wait_for`` waits (on the loop's clock) for a match."""
-
-    def __init__(self, device: Any) -> None:
-        self.events: list[DeviceEvent] = []
-        self._changed = asyncio.Event()
-        self.unsubscribe: Callable[[], None] = device.subscribe(self._on_event)
-
-    def _on_event(self, event: DeviceEvent) -> None:
-        self.events.append(event)
-        self._changed.set()
-
-    def of(self, event_type: type[Any]) -> list[Any]:
-        return [e for e in self.events if isinstance(e, event_type)]
-
-    def clear(self) -> None:
-        self.events.clear()
-
-    async def wait_for(
-        self, match: Callable[[DeviceEvent], bool], within: float, start: int = 0
-    ) -> DeviceEvent:
-        """The first recorded event from index ``start`` on that matches; waits up to
-        ``within`` seconds of loop time (raises ``TimeoutError``)."""
-
-        async def scan() -> DeviceEvent:
-            index = start
-            while True:
-                while index < len(self.events):
-                    event = self.events[index]
-                    index += 1
-                    if match(event):
-                        return event
-                self._changed.clear()
-                await self._changed.wait()
-
-        return await asyncio.wait_for(scan(), within)
 
 
 @pytest.fixture

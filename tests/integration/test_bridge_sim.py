@@ -14,10 +14,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from lisa_messages import (
     BRIDGE_AVAILABILITY,
-    BoothEvent,
     CallControl,
     Topics,
     now_rfc3339,
+    parse_booth_event,
 )
 from sim.bridge_sim import AGENT_NAME, SimBridge
 from sim.brokers import EmbeddedBroker
@@ -42,13 +42,15 @@ class Probe:
 
     def event(self, type_: str, session: str, ts: str | None = None) -> None:
         self.seq += 1
-        msg = BoothEvent(
-            id=uuid.uuid4().hex,
-            booth=BOOTH.booth_id,
-            seq=self.seq,
-            ts=ts or now_rfc3339(),
-            type=type_,  # type: ignore[arg-type]
-            data={"session": session},
+        msg = parse_booth_event(
+            {
+                "id": uuid.uuid4().hex,
+                "booth": BOOTH.booth_id,
+                "seq": self.seq,
+                "ts": ts or now_rfc3339(),
+                "type": type_,
+                "data": {"session": session},
+            }
         )
         self.client.publish(BOOTH.event, msg.model_dump_json(), qos=1).wait_for_publish(5)
 

@@ -9,11 +9,11 @@ pty itself is exercised.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import pytest
+from recorder import Recorder
 
 from drivers import plc_map
 from drivers.door_plc import PlcDoor, PlcDoorOptions
@@ -41,19 +41,10 @@ class RtuRig:
     server: PlcServer
     plc: ModbusRtuPlc
     door: PlcDoor
-    events: list[DeviceEvent]
-    changed: asyncio.Event
+    events: Recorder  # of the PLC and the door
 
     async def wait_for(self, match: Callable[[DeviceEvent], bool], within: float) -> DeviceEvent:
-        start = 0
-        async with asyncio.timeout(within):
-            while True:
-                for event in self.events[start:]:
-                    if match(event):
-                        return event
-                start = len(self.events)
-                self.changed.clear()
-                await self.changed.wait()
+        return await self.events.wait_for(match, within)
 
 
 @pytest.fixture
@@ -69,19 +60,11 @@ async def rtu() -> AsyncIterator[RtuRig]:
         plc = ModbusRtuPlc("plc", options, context)
         door = PlcDoor("door", PlcDoorOptions(), context)
         context.devices.update(plc=plc, door=door)
-        events: list[DeviceEvent] = []
-        changed = asyncio.Event()
-
-        def record(event: DeviceEvent) -> None:
-            events.append(event)
-            changed.set()
-
-        plc.subscribe(record)
-        door.subscribe(record)
+        events = Recorder(plc, door)
         await door.start()
         await plc.start()
         try:
-            yield RtuRig(server, plc, door, events, changed)
+            yield RtuRig(server, plc, door, events)
         finally:
             await door.stop()
             await plc.stop()

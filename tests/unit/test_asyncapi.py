@@ -1,19 +1,32 @@
 """The AsyncAPI document of the MQTT contract: fresh, complete, AsyncAPI 3 shaped, and usable to
-validate real messages (``booth.schema_check``). Offline: no network validator."""
+validate real messages (``lisa_messages.schema_check``). Offline: no network validator."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 import lisa_messages as lm
-from booth.asyncapi import CHANNELS, COMMAND_DOCS, asyncapi_document, asyncapi_yaml
-from booth.schema_check import MessageInvalid, asyncapi, channel_for_topic, validate_message
+from lisa_messages.asyncapi import (
+    CHANNELS,
+    COMMAND_DOCS,
+    SCHEMA_RULES,
+    asyncapi_document,
+    asyncapi_yaml,
+)
+from lisa_messages.schema_check import (
+    MessageInvalid,
+    asyncapi,
+    channel_for_topic,
+    validate_message,
+)
 
 DOCS = Path(__file__).parents[2] / "docs"
 BOOTH = "sim-1"
@@ -142,14 +155,46 @@ def test_every_command_is_documented_with_its_args_schema() -> None:
         assert rule in description, rule
 
 
+def _ref(model: type[lm.Message]) -> str:
+    return f"#/components/schemas/{model.__name__}"
+
+
 def test_every_event_type_is_documented() -> None:
     doc = asyncapi()
-    assert doc["components"]["schemas"]["BoothEvent"]["properties"]["type"]["enum"] == list(
-        lm.EVENT_TYPES
-    )
-    description = doc["components"]["messages"]["boothEvent"]["description"]
+    schemas = doc["components"]["schemas"]
+    event = schemas["BoothEvent"]
+    assert event["discriminator"] == "type"  # AsyncAPI: the property name
+    assert event["oneOf"] == [{"$ref": _ref(lm.EVENT_MODELS[t])} for t in lm.EVENT_TYPES]
+    message = doc["components"]["messages"]["boothEvent"]
+    assert message["payload"] == {"$ref": "#/components/schemas/BoothEvent"}
+    description = message["description"]
     for event_type in lm.EVENT_TYPES:
+        envelope, body = lm.EVENT_MODELS[event_type], lm.EVENT_BODIES[event_type]
+        properties = schemas[envelope.__name__]["properties"]
+        assert properties["type"]["const"] == event_type
+        assert properties["data"] == {"$ref": _ref(body)}
+        assert schemas[body.__name__]["description"], f"{body.__name__} has no docstring"
         assert f"| `{event_type}` | `{{" in description, event_type
+        assert f"`{envelope.__name__}` / `{body.__name__}`" in description, event_type
+        for field in body.model_fields:
+            assert field in description.split(f"| `{event_type}` | ")[1].split("|")[0], field
+    examples = [e["payload"]["type"] for e in message["examples"]]
+    assert examples == list(lm.EVENT_TYPES)  # one example per type, each validated below
+
+
+def test_event_schemas_match_the_models() -> None:
+    """The document's event schemas are pydantic's schemas of the per-type models (plus the
+    rules pydantic cannot express, e.g. DoorReport's either/or); each name stands for one
+    schema."""
+    schemas = asyncapi()["components"]["schemas"]
+    for event_type in lm.EVENT_TYPES:
+        for model in (lm.EVENT_MODELS[event_type], lm.EVENT_BODIES[event_type]):
+            generated = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            generated.pop("$defs", None)
+            assert schemas[model.__name__] == {**generated, **SCHEMA_RULES.get(model, {})}
+    names = list(schemas)
+    assert len(names) == len(set(names))
+    assert not [n for n in names if "__" in n]  # no module-qualified names from a clash
 
 
 # ------------------------------------------------------------------------------------ validation
@@ -172,8 +217,30 @@ VALID: list[tuple[str, Any]] = [
     ),
     (
         T.event,
-        lm.BoothEvent(
-            id="e-12345678", booth=BOOTH, seq=1, ts=TS, type="presence", data={"present": True}
+        lm.envelope(
+            lm.PresenceReport(present=True), id="e-12345678", booth=BOOTH, seq=1, ts=TS
+        ).model_dump(),
+    ),
+    (
+        T.event,
+        json.loads(
+            lm.dump_booth_event(
+                lm.envelope(
+                    lm.DoorReport(obstructed=True), id="e-12345679", booth=BOOTH, seq=2, ts=TS
+                )
+            )
+        ),
+    ),
+    (  # model_dump keeps the None fields: null counts as not given
+        T.event,
+        lm.envelope(
+            lm.CommandAudit(id="c1", ok=True), id="e-1234567a", booth=BOOTH, seq=3, ts=TS
+        ).model_dump(),
+    ),
+    (
+        T.event,
+        lm.envelope(
+            lm.DoorReport(position="open"), id="e-1234567b", booth=BOOTH, seq=4, ts=TS
         ).model_dump(),
     ),
     (T.cmd, {"id": "c1", "cmd": "ping"}),
@@ -245,6 +312,8 @@ INVALID: list[tuple[str, Any, str]] = [
     (T.event, {"id": "short", "booth": BOOTH, "seq": 1, "ts": TS, "type": "door"}, "$.id"),
     (T.event, {"id": "e-12345678", "booth": BOOTH, "seq": 0, "ts": TS, "type": "x"}, "$.seq"),
     (T.event, {"id": "e-12345678", "booth": "B!", "seq": 1, "ts": TS, "type": "door"}, "$.booth"),
+    (T.event, {"id": "e-12345678", "booth": BOOTH, "seq": 1, "ts": TS, "type": "x"}, "$.type"),
+    (T.event, {"id": "e-12345678", "booth": BOOTH, "seq": 1, "ts": TS, "data": {}}, "$.type"),
     (T.state, {"booth": BOOTH, "ts": TS, "state": "idle", "since": TS}, "$.detail"),
     (
         T.health,
@@ -277,22 +346,69 @@ def test_invalid_messages_are_rejected_naming_the_path(topic: str, payload: Any,
 def test_the_models_agree_with_the_invalid_samples() -> None:
     """Every JSON sample the document rejects is rejected by the pydantic models too (in strict
     mode: the contract has strict JSON types; lax pydantic would take ``"yes"`` for a bool)."""
-    models: dict[str, type[lm.Message]] = {
-        "Command": lm.Command,
-        "CommandResult": lm.CommandResult,
-        "BoothEvent": lm.BoothEvent,
-        "BoothState": lm.BoothState,
-        "BoothHealth": lm.BoothHealth,
-        "CallControl": lm.CallControl,
+    models: dict[str, Callable[[str], object]] = {
+        "Command": lambda text: lm.Command.model_validate_json(text, strict=True).parsed_args(),
+        "CommandResult": lambda text: lm.CommandResult.model_validate_json(text, strict=True),
+        "BoothEvent": lambda text: lm.BOOTH_EVENT.validate_json(text, strict=True),
+        "BoothState": lambda text: lm.BoothState.model_validate_json(text, strict=True),
+        "BoothHealth": lambda text: lm.BoothHealth.model_validate_json(text, strict=True),
+        "CallControl": lambda text: lm.CallControl.model_validate_json(text, strict=True),
     }
     for topic, payload, _ in INVALID:
-        model = models.get(channel_for_topic(topic).name)
-        if model is None or not isinstance(payload, dict):
+        parse = models.get(channel_for_topic(topic).name)
+        if parse is None or not isinstance(payload, dict):
             continue
         with pytest.raises(ValueError):
-            parsed = model.model_validate_json(json.dumps(payload), strict=True)
-            if isinstance(parsed, lm.Command):
-                parsed.parsed_args()
+            parse(json.dumps(payload))
+
+
+def _event(event_type: str, data: Any) -> dict[str, Any]:
+    return {
+        "id": "e-12345678",
+        "booth": BOOTH,
+        "seq": 1,
+        "ts": TS,
+        "type": event_type,
+        "data": data,
+    }
+
+
+WRONG_BODIES: list[tuple[str, Any, str]] = [
+    # (type, data that belongs to another type or to none, path named in the error)
+    ("door", {"present": True}, "$.data.present"),
+    ("presence", {"position": "open"}, "$.data.position"),
+    ("state", {"session": "s-1"}, "$.data.session"),
+    ("call_requested", {"state": "idle", "detail": "idle"}, "$.data.session"),
+    ("presence", {"present": "maybe"}, "$.data.present"),
+    ("emergency", {}, "$.data.active"),
+    ("door", {}, "$.data"),  # neither position nor obstructed
+    ("door", {"position": "open", "obstructed": True}, "$.data"),  # both
+    ("command", {"id": "c1", "ok": True, "where": "x"}, "$.data.where"),
+]
+
+
+@pytest.mark.parametrize(("event_type", "data", "path"), WRONG_BODIES)
+def test_a_wrong_body_for_its_type_is_rejected_by_model_and_document(
+    event_type: str, data: Any, path: str
+) -> None:
+    payload = _event(event_type, data)
+    with pytest.raises(ValidationError):
+        lm.parse_booth_event(payload)
+    with pytest.raises(ValidationError):
+        lm.BOOTH_EVENT.validate_json(json.dumps(payload))
+    with pytest.raises(MessageInvalid) as info:
+        validate_message(T.event, _payload(payload))
+    # judged by the schema of its own type: the error names the body's field, not just "$"
+    assert path in info.value.paths, info.value
+    assert "$.type" not in info.value.paths
+
+
+def test_every_event_type_round_trips_through_model_and_document() -> None:
+    for example in asyncapi()["components"]["messages"]["boothEvent"]["examples"]:
+        event = lm.parse_booth_event(example["payload"])
+        assert isinstance(event, lm.EVENT_MODELS[example["payload"]["type"]])
+        assert isinstance(event.data, lm.EVENT_BODIES[event.type])
+        validate_message(T.event, lm.dump_booth_event(event))
 
 
 def test_not_json_unknown_topic_and_not_utf8() -> None:
@@ -350,3 +466,19 @@ def test_contract_state_list_matches_the_state_machine() -> None:
     from lisa_messages import BoothState
 
     assert list(get_args(BoothState.model_fields["state"].annotation)) == TOP_STATES
+
+
+def test_the_contract_package_imports_nothing_of_ours() -> None:
+    """The bridge depends on lisa_messages (with its generator and checker), never on booth."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, lisa_messages.asyncapi, lisa_messages.schema_check\n"
+        "ours = ('booth', 'cloud_bridge', 'hal', 'drivers', 'sim', 'lisa_common')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ours))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=DOCS.parent, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"

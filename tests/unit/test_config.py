@@ -39,6 +39,9 @@ driver = "sim"
 
 [devices.plc]
 driver = "sim"
+
+[central]
+kind = "none"
 """
 
 
@@ -46,6 +49,41 @@ def test_minimal_config_is_valid_and_criticality_defaults(tmp_path: Path) -> Non
     config, _ = load_config(write(tmp_path, BASE))
     assert config.critical("door") and config.critical("presence")
     assert not config.critical("camera_document")
+
+
+def test_config_without_central_is_refused(tmp_path: Path) -> None:
+    # a booth without a central side would take in citizens whom nobody answers
+    text = BASE.replace('\n[central]\nkind = "none"\n', "")
+    with pytest.raises(ConfigError) as exc:
+        load_config(write(tmp_path, text))
+    assert "central: the config has no [central] table" in str(exc.value)
+    # reported together with the file's other problems
+    with pytest.raises(ConfigError) as exc:
+        load_config(write(tmp_path, text.replace("[devices.door]", "[devices.doorr]")))
+    assert "no [central] table" in str(exc.value) and "doorr" in str(exc.value)
+    assert 'kind = "mqtt"' in str(exc.value) or 'kind = "mqtt"' in str(exc.value)
+
+
+def test_unknown_central_kind_names_the_known_ones(tmp_path: Path) -> None:
+    text = BASE.replace('kind = "none"', 'kind = "carrier-pigeon"')
+    with pytest.raises(ConfigError) as exc:
+        load_config(write(tmp_path, text))
+    line = text.splitlines().index('kind = "carrier-pigeon"') + 1
+    msg = str(exc.value)
+    assert f"booth.toml:{line}: central.kind: unknown central kind 'carrier-pigeon'" in msg
+    assert "mqtt" in msg and "sim" in msg and "none" in msg
+
+
+def test_simulated_central_settings_are_checked_by_the_simulator(tmp_path: Path) -> None:
+    text = BASE.replace('kind = "none"', 'kind = "sim"\n\n[central.sim]\nanswer_after = -1')
+    with pytest.raises(ConfigError) as exc:
+        load_config(write(tmp_path, text))
+    line = text.splitlines().index("answer_after = -1") + 1
+    assert f"booth.toml:{line}: central.sim.answer_after" in str(exc.value)
+    # settings of a kind not chosen may stay (switching kinds); a table of no kind is a typo
+    load_config(write(tmp_path, BASE + "\n[central.sim]\nanswer_after = 1\n"))
+    with pytest.raises(ConfigError, match=r"central\.simm: unknown key"):
+        load_config(write(tmp_path, BASE + "\n[central.simm]\nanswer_after = 1\n"))
 
 
 def test_unknown_key_names_line_and_key(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from booth.machine import Trigger
 from booth.trace import TraceRecord
 from hal.clock import LoopClock
 from hal.events import DistanceSample, DoorPosition
@@ -94,8 +95,8 @@ async def test_emergency_jumps_the_trigger_queue() -> None:
     seen: list[str] = []
     ctrl.trace.subscribe(lambda r: seen.append(r.data["state"]) if r.kind == "state" else None)
     for _ in range(5):
-        ctrl.post("presence_on")
-    ctrl.post("emergency_on")
+        ctrl.post(Trigger.PRESENCE_ON)
+    ctrl.post(Trigger.EMERGENCY_ON)
     ctrl.emergency = True
     await asyncio.sleep(0.1)
     assert seen[0] == "emergency"

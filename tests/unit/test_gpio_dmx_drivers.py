@@ -13,7 +13,7 @@ import asyncio
 import importlib.util
 import os
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import ModuleType
@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from recorder import Recorder
 
 from drivers.door_gpio import GpioDoor, GpioDoorOptions
 from drivers.light_dmx import DmxLight, DmxLightOptions, pro_message
@@ -29,7 +30,6 @@ from hal.base import DriverContext
 from hal.clock import LoopClock
 from hal.devices import DeviceError
 from hal.events import (
-    DeviceEvent,
     DoorObstructionChanged,
     DoorPosition,
     DoorPositionChanged,
@@ -60,36 +60,11 @@ rigs_dmx = _load("rigs_dmx")
 TRAVEL = 2.0  # door travel time (virtual seconds)
 
 
-class Events:
-    """A device's events; ``wait_for`` returns the first match from ``start`` on."""
-
-    def __init__(self, device: Any) -> None:
-        self.events: list[DeviceEvent] = []
-        self._changed = asyncio.Event()
-        device.subscribe(self._on_event)
-
-    def _on_event(self, event: DeviceEvent) -> None:
-        self.events.append(event)
-        self._changed.set()
+class Events(Recorder):
+    """A device's events, with the door positions reported and a wait for one."""
 
     def positions(self, start: int = 0) -> list[DoorPosition]:
         return [e.position for e in self.events[start:] if isinstance(e, DoorPositionChanged)]
-
-    async def wait_for(
-        self, match: Callable[[DeviceEvent], bool], within: float, start: int = 0
-    ) -> DeviceEvent:
-        async def scan() -> DeviceEvent:
-            index = start
-            while True:
-                while index < len(self.events):
-                    event = self.events[index]
-                    index += 1
-                    if match(event):
-                        return event
-                self._changed.clear()
-                await self._changed.wait()
-
-        return await asyncio.wait_for(scan(), within)
 
     async def position(self, position: DoorPosition, within: float, start: int = 0) -> None:
         await self.wait_for(

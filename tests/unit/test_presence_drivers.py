@@ -6,7 +6,6 @@ Everything here runs on real time; waits are for events, with generous upper bou
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import os
 import sys
@@ -17,13 +16,14 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from recorder import Recorder
 
 from drivers.presence_gpio import HcSr04Options, HcSr04Sensor
 from drivers.presence_serial import MAX_LINE, MaxBotixOptions, MaxBotixSensor, parse_range
 from hal.base import DriverContext
 from hal.clock import LoopClock
 from hal.devices import PresenceSensor
-from hal.events import DeviceEvent, DistanceSample, HealthChanged
+from hal.events import DistanceSample, HealthChanged
 from hal.health import HealthStatus, SelftestOutcome
 
 pytestmark = pytest.mark.realtime
@@ -48,36 +48,12 @@ rigs = _load_rigs()
 WAIT = 3.0  # upper bound of every wait for an event (they normally come within ~0.5 s)
 
 
-class Events:
-    """A device's events; ``wait_for`` returns the first match from ``start`` on."""
-
-    def __init__(self, device: Any) -> None:
-        self.events: list[DeviceEvent] = []
-        self._changed = asyncio.Event()
-        device.subscribe(self._on_event)
-
-    def _on_event(self, event: DeviceEvent) -> None:
-        self.events.append(event)
-        self._changed.set()
+class Events(Recorder):
+    """A sonar's events; ``health`` and ``sample`` wait (``WAIT`` at most) for the first match
+    from ``start`` on."""
 
     def mark(self) -> int:
         return len(self.events)
-
-    async def wait_for(
-        self, match: Callable[[DeviceEvent], bool], start: int = 0, within: float = WAIT
-    ) -> Any:
-        async def scan() -> DeviceEvent:
-            index = start
-            while True:
-                while index < len(self.events):
-                    event = self.events[index]
-                    index += 1
-                    if match(event):
-                        return event
-                self._changed.clear()
-                await self._changed.wait()
-
-        return await asyncio.wait_for(scan(), within)
 
     async def health(self, status: HealthStatus, start: int = 0, contains: str = "") -> Any:
         return await self.wait_for(
@@ -86,6 +62,7 @@ class Events:
                 and e.health.status is status
                 and contains in e.health.reason
             ),
+            WAIT,
             start,
         )
 
@@ -93,7 +70,7 @@ class Events:
         self, match: Callable[[float | None], bool] = lambda d: True, start: int = 0
     ) -> Any:
         return await self.wait_for(
-            lambda e: isinstance(e, DistanceSample) and match(e.distance), start
+            lambda e: isinstance(e, DistanceSample) and match(e.distance), WAIT, start
         )
 
 

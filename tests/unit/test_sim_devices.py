@@ -6,10 +6,12 @@ import asyncio
 import itertools
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
 import pydantic
 import pytest
+from recorder import Recorder
 
 from hal.base import DeviceBase, DriverContext, DriverOptions, hash_uid
 from hal.clock import LoopClock
@@ -19,7 +21,6 @@ from hal.events import (
     CameraRole,
     CardPresented,
     CardRemoved,
-    DeviceEvent,
     DeviceKind,
     DistanceSample,
     DoorObstructionChanged,
@@ -33,7 +34,7 @@ from hal.events import (
     SignState,
 )
 from hal.health import HealthStatus, SelftestOutcome
-from hal.registry import DRIVERS, load_driver_class
+from hal.registry import driver_group, load_driver_class
 from sim.devices._base import SimDevice
 from sim.devices.audio import SimAudioIO
 from sim.devices.camera import SimCamera
@@ -57,15 +58,6 @@ def build(cls: type[D], salt: bytes = SALT, **options: Any) -> D:
         DriverContext(clock=LoopClock(), uid_salt=salt),
     )
     return device
-
-
-class Events:
-    def __init__(self, device: DeviceBase) -> None:
-        self.all: list[DeviceEvent] = []
-        self.unsubscribe = device.subscribe(self.all.append)
-
-    def of(self, event_type: type[Any]) -> list[Any]:
-        return [e for e in self.all if isinstance(e, event_type)]
 
 
 def now() -> float:
@@ -103,7 +95,8 @@ SIM_CLASSES = [load_driver_class(kind, "sim") for kind in DeviceKind]
 
 @pytest.mark.parametrize("cls", SIM_CLASSES, ids=lambda c: c.__name__)
 def test_options_are_documented_and_strict(cls: Any) -> None:
-    assert DRIVERS[cls.kind]["sim"].endswith(":" + cls.__name__)
+    (ep,) = entry_points(group=driver_group(cls.kind), name="sim")
+    assert ep.value.endswith(":" + cls.__name__)
     assert issubclass(cls, DeviceBase)
     assert issubclass(cls.Options, DriverOptions)
     assert cls.Options.model_fields, "every sim driver has options"
@@ -130,7 +123,7 @@ def _action(device: Any) -> Awaitable[Any]:
 @pytest.mark.parametrize("cls", SIM_CLASSES, ids=lambda c: c.__name__)
 async def test_fail_and_recover(cls: Any, started: Any) -> None:
     device = await started(build(cls))
-    events = Events(device)
+    events = Recorder(device)
     assert (await device.selftest()).passed
 
     device.fail("wire cut")
@@ -156,7 +149,7 @@ async def test_fail_and_recover(cls: Any, started: Any) -> None:
 
 
 async def collect_samples(sensor: SimPresenceSensor, count: int) -> list[DistanceSample]:
-    events = Events(sensor)
+    events = Recorder(sensor)
     await asyncio.sleep(sensor.options.sample_interval * count - 1e-6)
     events.unsubscribe()
     return events.of(DistanceSample)
@@ -200,7 +193,7 @@ async def test_presence_no_echo(started: Any) -> None:
 
 async def test_presence_garbage_degrades_then_recovers(started: Any) -> None:
     sensor = await started(build(SimPresenceSensor, plausible_to_recover=3))
-    events = Events(sensor)
+    events = Recorder(sensor)
     sensor.garbage(count=5)
     await asyncio.sleep(0.5 - 1e-6)  # the 5 garbage samples
     samples = events.of(DistanceSample)
@@ -267,7 +260,7 @@ async def test_presence_stop_is_idempotent() -> None:
 
 async def test_door_travel_takes_travel_time(started: Any) -> None:
     door = await started(build(SimDoor, travel_time=2.0))
-    events = Events(door)
+    events = Recorder(door)
     t0 = now()
     await door.open()
     door.assert_position(DoorPosition.OPENING)
@@ -284,7 +277,7 @@ async def test_door_travel_takes_travel_time(started: Any) -> None:
 
 async def test_door_reversal_is_proportional(started: Any) -> None:
     door = await started(build(SimDoor, travel_time=2.0))
-    events = Events(door)
+    events = Recorder(door)
     await door.open()
     await asyncio.sleep(0.5)  # a quarter open
     t_reverse = now()
@@ -297,7 +290,7 @@ async def test_door_reversal_is_proportional(started: Any) -> None:
 
 async def test_door_open_when_open_is_a_noop(started: Any) -> None:
     door = await started(build(SimDoor, initial_position="open"))
-    events = Events(door)
+    events = Recorder(door)
     door.assert_position(DoorPosition.OPEN)
     await door.open()
     await asyncio.sleep(3)
@@ -313,7 +306,7 @@ async def test_door_assert_position_fails_loudly(started: Any) -> None:
 
 async def test_door_obstruction_while_opening_does_not_stop(started: Any) -> None:
     door = await started(build(SimDoor))
-    events = Events(door)
+    events = Recorder(door)
     await door.open()
     await asyncio.sleep(0.5)
     door.obstruct()
@@ -341,7 +334,7 @@ async def test_door_obstruction_stops_closing_at_once(started: Any) -> None:
 
 async def test_door_jam_times_out(started: Any) -> None:
     door = await started(build(SimDoor, travel_time=2.0))
-    events = Events(door)
+    events = Recorder(door)
     door.jam()
     t0 = now()
     await door.open()
@@ -473,7 +466,7 @@ async def test_plc_options_validated() -> None:
 
 async def test_plc_dead_man_applies_safe_outputs(started: Any) -> None:
     plc = await started(build(SimPlc, heartbeat_timeout=3.0))
-    events = Events(plc)
+    events = Recorder(plc)
     await plc.write_output("door_release", False)
     await asyncio.sleep(2.9)
     assert not plc.safe_defaults_active
@@ -521,7 +514,7 @@ async def test_plc_heartbeat_register_wraps(started: Any) -> None:
 
 async def test_plc_fire_alarm_events_only_on_change(started: Any) -> None:
     plc = await started(build(SimPlc))
-    events = Events(plc)
+    events = Recorder(plc)
     plc.trip_fire_alarm()
     plc.trip_fire_alarm()
     plc.set_input("door_obstruction", True)
@@ -562,13 +555,13 @@ def _contains(obj: Any, needles: tuple[bytes, ...], seen: set[int] | None = None
 
 async def test_nfc_never_keeps_the_raw_uid(started: Any) -> None:
     reader = await started(build(SimNfcReader))
-    events = Events(reader)
+    events = Recorder(reader)
     uid = bytes.fromhex("04a2243b5c6180")
     returned = reader.present("04:A2:24:3B:5C:61:80")
     assert returned == hash_uid(uid, SALT)
     assert reader.card_hash() == returned
     assert not _contains(reader, (uid,))
-    assert not _contains(events.all, (uid,))
+    assert not _contains(events.events, (uid,))
 
 
 async def test_nfc_salt_matters_and_bytes_accepted(started: Any) -> None:
@@ -580,12 +573,12 @@ async def test_nfc_salt_matters_and_bytes_accepted(started: Any) -> None:
 
 async def test_nfc_new_card_replaces_old_and_atr(started: Any) -> None:
     reader = await started(build(SimNfcReader, atr="3B00"))
-    events = Events(reader)
+    events = Recorder(reader)
     reader.present("04112233")
     reader.present("04445566", atr="3B8F")
     reader.remove()
     reader.remove()
-    kinds = [type(e).__name__ for e in events.all]
+    kinds = [type(e).__name__ for e in events.events]
     assert kinds == ["CardPresented", "CardRemoved", "CardPresented", "CardRemoved"]
     assert [e.atr for e in events.of(CardPresented)] == ["3B00", "3B8F"]
     assert len(events.of(CardRemoved)) == 2
@@ -601,11 +594,11 @@ async def test_nfc_rejects_bad_uids(started: Any, uid: str | bytes) -> None:
 async def test_nfc_failed_reader_sees_nothing(started: Any) -> None:
     reader = await started(build(SimNfcReader))
     reader.present("04112233")
-    events = Events(reader)
+    events = Recorder(reader)
     reader.fail("usb")
     assert not reader.card_present()
     assert reader.present("04112233") is None
-    assert [type(e) for e in events.all] == [CardRemoved, HealthChanged]
+    assert [type(e) for e in events.events] == [CardRemoved, HealthChanged]
 
 
 # --- signature ---------------------------------------------------------------------------------
@@ -620,7 +613,7 @@ async def test_signature_sample_rate_option() -> None:
 
 async def test_signature_stroke_samples_batches_and_interpolation(started: Any) -> None:
     pad = await started(build(SimSignaturePad))
-    events = Events(pad)
+    events = Recorder(pad)
     await pad.enable()
     t0 = now()
     emitted = await pad.draw_stroke([(0, 0), (1000, 0), (1000, 1000)], duration=0.1, pressure=700)

@@ -2,10 +2,11 @@
 
 :func:`validate_message` finds the channel of a concrete topic (booth id filled in) and validates
 the payload against that channel's message schema as written in ``docs/asyncapi.yaml`` — the
-document comes from :func:`booth.asyncapi.asyncapi_yaml` (round-tripped through YAML), not from the
-pydantic models, so the published contract itself is what gets tested. JSON Schema Draft 2020-12;
-``#/components/schemas/...`` references resolve inside the document. Needs the dev dependencies
-``jsonschema`` and ``pyyaml``.
+document comes from :func:`lisa_messages.asyncapi.asyncapi_yaml` (round-tripped through YAML), not
+from the pydantic models, so the published contract itself is what gets tested. JSON Schema Draft
+2020-12; ``#/components/schemas/...`` references resolve inside the document. A ``oneOf`` with a
+``discriminator`` (the booth event: one schema per ``type``) is reported by its branch for the
+payload's ``type``. Needs the dev dependencies ``jsonschema`` and ``pyyaml``.
 
     validate_message("lisa/v1/booth/sim-1/availability", b"online")      # ok
     validate_message("lisa/v1/booth/sim-1/cmd", b'{"cmd": "ping"}')     # ValueError: ... id ...
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -28,7 +30,7 @@ from jsonschema.exceptions import (  # type: ignore[import-untyped]
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from booth.asyncapi import asyncapi_yaml
+from lisa_messages.asyncapi import asyncapi_yaml
 
 DOC_URI = "urn:lisa:asyncapi"
 MAX_ERRORS = 5
@@ -141,6 +143,8 @@ def _describe(error: ValidationError) -> tuple[str, str]:
         extra = sorted(name for name in instance if name not in known)
         if extra:
             return _path([*parts, extra[0]]), "unknown field (additional properties not allowed)"
+    if error.validator == "oneOf" and isinstance(error.schema.get("x-rule"), str):
+        return _path(parts), error.schema["x-rule"]  # a rule of a model's validator
     if error.context:  # anyOf / oneOf: say why the most plausible alternative failed
         specific = [e for e in error.context if e.validator != "type"]
         if specific:
@@ -148,6 +152,42 @@ def _describe(error: ValidationError) -> tuple[str, str]:
         types = " or ".join(str(e.validator_value) for e in error.context)
         return _path(parts), f"{instance!r} is not of type {types}"
     return _path(parts), error.message
+
+
+def _explain(error: ValidationError) -> Iterator[tuple[str, str]]:
+    """:func:`_describe`, except for a ``oneOf`` with a discriminator (one schema per value of a
+    property, e.g. an event's ``type``): the errors of the branch for the payload's value; for
+    an unknown or missing value that, plus what every branch finds wrong."""
+    prop = error.schema.get("discriminator") if error.validator == "oneOf" else None
+    if not isinstance(prop, str):
+        yield _describe(error)
+        return
+    parts = list(error.absolute_path)
+    instance = error.instance
+    if not isinstance(instance, dict):
+        yield _path(parts), f"{instance!r} is not of type 'object'"
+        return
+    values = []
+    for branch in error.validator_value:
+        target = _resolve(asyncapi(), branch["$ref"]) if "$ref" in branch else branch
+        values.append(target.get("properties", {}).get(prop, {}).get("const"))
+    by_branch = [
+        [e for e in error.context if e.relative_schema_path[0] == index]
+        for index in range(len(values))
+    ]
+    value = instance.get(prop)
+    if isinstance(value, str) and value in values:
+        for sub in by_branch[values.index(value)]:
+            yield from _explain(sub)
+        return
+    where = _path([*parts, prop])
+    if prop not in instance:
+        yield where, "required field is missing"
+    else:
+        yield where, f"{value!r} is not one of {[v for v in values if v is not None]!r}"
+    found = [{d for e in errors for d in _explain(e)} for errors in by_branch]
+    common = set.intersection(*found) if found else set()
+    yield from sorted(d for d in common if d[0] != where)
 
 
 def validate_message(topic: str, payload: bytes) -> None:
@@ -169,7 +209,7 @@ def validate_message(topic: str, payload: bytes) -> None:
     errors = sorted(entry.validator.iter_errors(instance), key=relevance, reverse=True)
     if not errors:
         return
-    described = sorted({_describe(e) for e in errors})
+    described = sorted({d for e in errors for d in _explain(e)})
     paths = list(dict.fromkeys(path for path, _ in described))
     details = [f"{path}: {reason}" for path, reason in described[:MAX_ERRORS]]
     if len(described) > MAX_ERRORS:

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, cast, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 PROTOCOL_VERSION = "v1"
 ROOT = f"lisa/{PROTOCOL_VERSION}"
@@ -36,6 +36,8 @@ BOOTH_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 BRIDGE_AVAILABILITY = f"{ROOT}/bridge/availability"
 ONLINE = "online"
 OFFLINE = "offline"
+#: MQTT keepalive (s) of a booth unless its config says otherwise (booth config ``mqtt.keepalive``)
+DEFAULT_KEEPALIVE = 15
 
 BoothId = Annotated[str, Field(pattern=BOOTH_ID_PATTERN, description="Booth id")]
 Timestamp = Annotated[
@@ -91,6 +93,22 @@ class Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+TopState = Literal[
+    "booting",
+    "selftest",
+    "idle",
+    "occupied",
+    "queued",
+    "in_call",
+    "farewell",
+    "privacy_reset",
+    "offline",
+    "fault",
+    "maintenance",
+    "emergency",
+]
+
+
 # --------------------------------------------------------------------------------- booth → bridge
 class DeviceHealth(Message):
     status: Literal["ok", "degraded", "unavailable"]
@@ -114,20 +132,7 @@ class BoothState(Message):
 
     booth: BoothId
     ts: Timestamp
-    state: Literal[
-        "booting",
-        "selftest",
-        "idle",
-        "occupied",
-        "queued",
-        "in_call",
-        "farewell",
-        "privacy_reset",
-        "offline",
-        "fault",
-        "maintenance",
-        "emergency",
-    ]
+    state: TopState
     detail: str = Field(description="Full state incl. sub-state, e.g. in_call.signing")
     since: Timestamp
     session: str | None = Field(None, description="Random id of the current visit, if any")
@@ -138,45 +143,236 @@ class BoothState(Message):
     software: str = Field("", description="Booth software version")
 
 
-EVENT_TYPES = (
-    "state",  # {state, detail}
-    "call_requested",  # {session}
-    "call_ended",  # {session, reason}
-    "presence",  # {present}
-    "door",  # {position} or {obstructed}
-    "emergency",  # {active}
-    "health",  # {device, status, reason}
-    "selftest",  # {device, outcome, message}
-    "maintenance",  # {enter, by}
-    "command",  # {id, cmd, ok, error} — audit of remote commands
-    "protocol_error",  # {error, topic}
-    "error",  # {where, error}
-)
+# ----------------------------------------------------------------------------- booth events
+# Every event type has its own model: the ``data`` body (what the booth reports) and the envelope
+# (``id``, ``booth``, ``seq``, ``ts``, ``type``, ``data``) that carries it on ``event``. The booth
+# controller emits bodies through its central link; the link wraps them (:func:`envelope`); the
+# bridge gets the envelope back as a typed object (:func:`parse_booth_event`).
 
 
-class BoothEvent(Message):
-    """QoS 1 on ``event``. Written to the booth's outbox before sending; consumers de-duplicate
-    by ``id`` (and ``seq``, which grows by one per event of a booth, across restarts)."""
+class EventBody(Message):
+    """The ``data`` of a booth event; ``event_type`` names the envelope's ``type``."""
 
+    event_type: ClassVar[str]
+
+
+class StateReport(EventBody):
+    """The booth's state changed."""
+
+    event_type: ClassVar[str] = "state"
+    state: TopState
+    detail: str = Field(description="Full state incl. sub-state, e.g. in_call.signing")
+
+
+class CallRequest(EventBody):
+    """A citizen is in the booth: the booth asks for a call."""
+
+    event_type: ClassVar[str] = "call_requested"
+    session: str = Field(min_length=1, max_length=64, description="Random id of the visit")
+
+
+class CallEnd(EventBody):
+    """The booth ended the call (citizen left, emergency, fault, maintenance, link lost)."""
+
+    event_type: ClassVar[str] = "call_ended"
+    session: str = Field(min_length=1, max_length=64)
+    reason: str = Field(
+        "", max_length=64, description="e.g. citizen_left, emergency, link_lost, fault"
+    )
+
+
+class PresenceReport(EventBody):
+    """The presence filter decided that someone is (or is no longer) in the booth."""
+
+    event_type: ClassVar[str] = "presence"
+    present: bool
+
+
+class DoorReport(EventBody):
+    """The door moved (``position``) or its obstruction sensor changed (``obstructed``)."""
+
+    event_type: ClassVar[str] = "door"
+    position: Literal["open", "closed", "opening", "closing", "stopped", "unknown"] | None = None
+    obstructed: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> DoorReport:
+        if (self.position is None) == (self.obstructed is None):
+            raise ValueError("a door event has either 'position' or 'obstructed'")
+        return self
+
+
+class EmergencyReport(EventBody):
+    """The emergency / fire input of the PLC changed."""
+
+    event_type: ClassVar[str] = "emergency"
+    active: bool
+
+
+class HealthReport(EventBody):
+    """A device's health changed."""
+
+    event_type: ClassVar[str] = "health"
+    device: str = Field(description="Device slot, e.g. door, camera_document")
+    status: Literal["ok", "degraded", "unavailable"]
+    reason: str = ""
+
+
+class SelftestReport(EventBody):
+    """A device self-test finished."""
+
+    event_type: ClassVar[str] = "selftest"
+    device: str
+    outcome: Literal["pass", "fail", "error", "not-present"]
+    message: str = ""
+
+
+class MaintenanceReport(EventBody):
+    """A technician started or ended maintenance (badge, diag or a remote command)."""
+
+    event_type: ClassVar[str] = "maintenance"
+    enter: bool
+    by: str = Field("", max_length=80, description="badge, diag or remote:<account>")
+
+
+class CommandAudit(EventBody):
+    """Audit of a remote command: executed (``ok``) or refused (``error`` says why)."""
+
+    event_type: ClassVar[str] = "command"
+    id: str
+    cmd: str | None = None
+    ok: bool
+    error: str | None = None
+    by: str = ""
+
+
+class ProtocolErrorReport(EventBody):
+    """A message the booth received could not be used (not JSON, no id, wrong schema)."""
+
+    event_type: ClassVar[str] = "protocol_error"
+    topic: str
+    error: str
+
+
+class ErrorReport(EventBody):
+    """Something failed at the booth (a device, a transition); no personal data."""
+
+    event_type: ClassVar[str] = "error"
+    where: str
+    error: str
+
+
+class _Envelope(Message):
     id: str = Field(min_length=8, max_length=64, description="Unique event id")
     booth: BoothId
     seq: int = Field(ge=1, description="Per-booth sequence number")
     ts: Timestamp
-    type: Literal[
-        "state",
-        "call_requested",
-        "call_ended",
-        "presence",
-        "door",
-        "emergency",
-        "health",
-        "selftest",
-        "maintenance",
-        "command",
-        "protocol_error",
-        "error",
-    ]
-    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class StateEvent(_Envelope):
+    type: Literal["state"]
+    data: StateReport
+
+
+class CallRequestedEvent(_Envelope):
+    type: Literal["call_requested"]
+    data: CallRequest
+
+
+class CallEndedEvent(_Envelope):
+    type: Literal["call_ended"]
+    data: CallEnd
+
+
+class PresenceEvent(_Envelope):
+    type: Literal["presence"]
+    data: PresenceReport
+
+
+class DoorEvent(_Envelope):
+    type: Literal["door"]
+    data: DoorReport
+
+
+class EmergencyEvent(_Envelope):
+    type: Literal["emergency"]
+    data: EmergencyReport
+
+
+class HealthEvent(_Envelope):
+    type: Literal["health"]
+    data: HealthReport
+
+
+class SelftestEvent(_Envelope):
+    type: Literal["selftest"]
+    data: SelftestReport
+
+
+class MaintenanceEvent(_Envelope):
+    type: Literal["maintenance"]
+    data: MaintenanceReport
+
+
+class CommandEvent(_Envelope):
+    type: Literal["command"]
+    data: CommandAudit
+
+
+class ProtocolErrorEvent(_Envelope):
+    type: Literal["protocol_error"]
+    data: ProtocolErrorReport
+
+
+class ErrorEvent(_Envelope):
+    type: Literal["error"]
+    data: ErrorReport
+
+
+AnyBoothEvent = (
+    StateEvent
+    | CallRequestedEvent
+    | CallEndedEvent
+    | PresenceEvent
+    | DoorEvent
+    | EmergencyEvent
+    | HealthEvent
+    | SelftestEvent
+    | MaintenanceEvent
+    | CommandEvent
+    | ProtocolErrorEvent
+    | ErrorEvent
+)
+BoothEvent = Annotated[AnyBoothEvent, Field(discriminator="type")]
+"""QoS 1 on ``event``: one of the event models, told apart by ``type``. Written to the booth's
+outbox before sending; consumers de-duplicate by ``id``; ``seq`` grows by one per event of a
+booth, across restarts."""
+
+BOOTH_EVENT: TypeAdapter[AnyBoothEvent] = TypeAdapter(BoothEvent)
+EVENT_MODELS: dict[str, type[_Envelope]] = {
+    get_args(cls.model_fields["type"].annotation)[0]: cls for cls in get_args(AnyBoothEvent)
+}
+EVENT_BODIES: dict[str, type[EventBody]] = {
+    t: cls.model_fields["data"].annotation  # type: ignore[misc]
+    for t, cls in EVENT_MODELS.items()
+}
+EVENT_TYPES = tuple(EVENT_MODELS)
+
+
+def envelope(body: EventBody, *, id: str, booth: str, seq: int, ts: str) -> AnyBoothEvent:
+    """Wrap an event body for the ``event`` topic."""
+    model = EVENT_MODELS[body.event_type]
+    fields = {"id": id, "booth": booth, "seq": seq, "ts": ts, "type": body.event_type, "data": body}
+    return cast(AnyBoothEvent, model.model_validate(fields))
+
+
+def parse_booth_event(data: object) -> AnyBoothEvent:
+    """A decoded ``event`` payload as its typed model (raises pydantic's ValidationError)."""
+    return BOOTH_EVENT.validate_python(data)
+
+
+def dump_booth_event(event: AnyBoothEvent) -> bytes:
+    return event.model_dump_json(exclude_none=True).encode()
 
 
 class CommandResult(Message):

@@ -2,9 +2,14 @@
 
 ``lisa booth asyncapi --write docs/asyncapi.yaml`` writes it; a unit test fails when the committed
 file is stale. Payload schemas are the JSON Schemas pydantic generates for the message models
-(their ``$defs`` collected into ``components/schemas``); the ``cmd`` payload additionally names
-every command (``cmd`` enum) and ties each one to its args schema (``<Name>Args``). The output is
-deterministic: no timestamps, insertion-ordered keys.
+(their ``$defs`` collected into ``components/schemas``, every name once); the ``cmd`` payload
+additionally names every command (``cmd`` enum) and ties each one to its args schema
+(``<Name>Args``); the ``event`` payload is ``oneOf`` the per-type event envelopes (``StateEvent``,
+``DoorEvent``, ...), told apart by ``type`` (the discriminator), each with its ``data`` body
+(``StateReport``, ``DoorReport``, ...). The output is deterministic: no timestamps,
+insertion-ordered keys.
+
+Part of the contract package: imports nothing of ours but :mod:`lisa_messages`.
 
 PyYAML is only needed to dump (:func:`asyncapi_yaml`), not to build the dict.
 """
@@ -13,13 +18,13 @@ from __future__ import annotations
 
 import copy
 import inspect
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pydantic import TypeAdapter
+
 import lisa_messages as lm
-from booth.config import MqttConfig
 
 ASYNCAPI_VERSION = "3.0.0"
 MQTT_BINDING_VERSION = "0.2.0"
@@ -33,7 +38,7 @@ EXAMPLE_TS = "2026-11-28T20:10:52.123Z"
 
 INFO_DESCRIPTION = f"""\
 The MQTT contract {lm.PROTOCOL_VERSION} between a LISA booth (digital citizen office) and the
-cloud bridge. Generated from `lisa_messages.py` by `lisa booth asyncapi`; the human-readable
+cloud bridge. Generated from `lisa_messages/` by `lisa booth asyncapi`; the human-readable
 version is `docs/protocol.md`.
 
 **Point of view.** Operations are described from the booth's point of view: `send` = the booth
@@ -161,6 +166,49 @@ CALL_TYPES_DOC: dict[str, str] = {
 
 
 # ----------------------------------------------------------------------------- examples
+#: the ``data`` of the example event of each type (every type has one; they are validated)
+EVENT_EXAMPLES: dict[str, dict[str, Any]] = {
+    "state": {"state": "in_call", "detail": "in_call.talking"},
+    "call_requested": {"session": "s-5f2c9a1e"},
+    "call_ended": {"session": "s-5f2c9a1e", "reason": "citizen_left"},
+    "presence": {"present": True},
+    "door": {"position": "closed"},
+    "emergency": {"active": False},
+    "health": {"device": "nfc", "status": "degraded", "reason": "reader answers slowly"},
+    "selftest": {"device": "door", "outcome": "pass", "message": "opened and closed in 3.2 s"},
+    "maintenance": {"enter": True, "by": "badge"},
+    "command": {"id": "c-0002", "cmd": "light.set", "ok": True, "by": "tech.schulz"},
+    "protocol_error": {"topic": f"{lm.ROOT}/booth/{EXAMPLE_BOOTH}/cmd", "error": "not JSON"},
+    "error": {"where": "plc heartbeat", "error": "no answer within 2.0 s"},
+}
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.capitalize() for part in rest)
+
+
+def _event_examples() -> list[tuple[str, Any]]:
+    """One example envelope per event type, in :data:`lisa_messages.EVENT_TYPES` order."""
+    missing = [t for t in lm.EVENT_TYPES if t not in EVENT_EXAMPLES]
+    if missing:
+        raise ValueError(f"no example for the event type(s) {', '.join(missing)}")
+    return [
+        (
+            _camel(event_type),
+            {
+                "id": f"e-8d1f3b2a{0x7C + i:02x}",
+                "booth": EXAMPLE_BOOTH,
+                "seq": 4711 + i,
+                "ts": EXAMPLE_TS,
+                "type": event_type,
+                "data": EVENT_EXAMPLES[event_type],
+            },
+        )
+        for i, event_type in enumerate(lm.EVENT_TYPES)
+    ]
+
+
 def _examples() -> dict[str, list[tuple[str, Any]]]:
     """Example payloads per message id: ``(name, payload)``; validated by the models below."""
     return {
@@ -203,30 +251,7 @@ def _examples() -> dict[str, list[tuple[str, Any]]]:
                 },
             )
         ],
-        "boothEvent": [
-            (
-                "callRequested",
-                {
-                    "id": "e-8d1f3b2a7c",
-                    "booth": EXAMPLE_BOOTH,
-                    "seq": 4711,
-                    "ts": EXAMPLE_TS,
-                    "type": "call_requested",
-                    "data": {"session": "s-5f2c9a1e"},
-                },
-            ),
-            (
-                "door",
-                {
-                    "id": "e-8d1f3b2a7d",
-                    "booth": EXAMPLE_BOOTH,
-                    "seq": 4712,
-                    "ts": EXAMPLE_TS,
-                    "type": "door",
-                    "data": {"position": "closed"},
-                },
-            ),
-        ],
+        "boothEvent": _event_examples(),
         "command": [
             ("ping", {"id": "c-0001", "cmd": "ping", "by": "agent.mueller"}),
             (
@@ -388,10 +413,15 @@ CHANNELS: tuple[ChannelSpec, ...] = (
     ),
 )
 
-MESSAGE_MODELS: dict[str, type[lm.Message]] = {
+#: the schema name of the ``event`` payload: one of the per-type event envelopes
+BOOTH_EVENT_SCHEMA = "BoothEvent"
+
+#: the payload model of each JSON message; ``boothEvent`` is the union of the per-type event
+#: models (:data:`lisa_messages.BOOTH_EVENT`), documented as :data:`BOOTH_EVENT_SCHEMA`
+MESSAGE_MODELS: dict[str, type[lm.Message] | TypeAdapter[lm.AnyBoothEvent]] = {
     "boothState": lm.BoothState,
     "boothHealth": lm.BoothHealth,
-    "boothEvent": lm.BoothEvent,
+    "boothEvent": lm.BOOTH_EVENT,
     "command": lm.Command,
     "commandResult": lm.CommandResult,
     "callControl": lm.CallControl,
@@ -407,30 +437,84 @@ MESSAGE_SUMMARIES: dict[str, str] = {
     "callControl": "What happens to the booth's call",
 }
 
+#: what :data:`lisa_messages.BoothEvent` says (an alias has no docstring at run time)
+EVENT_DOC = """\
+QoS 1 on `event`: one of the event models, told apart by `type`. Written to the booth's outbox
+before sending; consumers de-duplicate by `id`; `seq` grows by one per event of a booth, across
+restarts."""
+
+#: what JSON Schema cannot learn from a model's validators, added to that model's schema. Keep
+#: each entry in step with the validator it names. ``x-rule`` is the error message
+#: (:mod:`lisa_messages.schema_check` reports it when the ``oneOf`` fails).
+SCHEMA_RULES: dict[type[lm.Message], dict[str, Any]] = {
+    # DoorReport._one_of: exactly one of position / obstructed is given (null = not given)
+    lm.DoorReport: {
+        "oneOf": [
+            {"required": ["position"], "properties": {"position": {"type": "string"}}},
+            {"required": ["obstructed"], "properties": {"obstructed": {"type": "boolean"}}},
+        ],
+        "x-rule": "a door event has either `position` or `obstructed`",
+    },
+}
+_RULES_BY_NAME = {model.__name__: rules for model, rules in SCHEMA_RULES.items()}
+
 
 # ----------------------------------------------------------------------------- helpers
+def _data_fields(body: type[lm.EventBody]) -> str:
+    names = [name if f.is_required() else f"{name}?" for name, f in body.model_fields.items()]
+    return "{" + ", ".join(names) + "}"
+
+
 def event_data_fields() -> dict[str, str]:
-    """The ``data`` fields of each event type, from the comments next to ``EVENT_TYPES``."""
-    fields = dict.fromkeys(lm.EVENT_TYPES, "")
-    try:
-        source = inspect.getsource(lm)
-    except (OSError, TypeError):  # no source (e.g. a zipped install): types without fields
-        return fields
-    block = re.search(r"^EVENT_TYPES = \((.*?)^\)", source, re.M | re.S)
-    if block is not None:
-        for name, comment in re.findall(r'^\s*"([a-z_]+)",\s*#\s*(.*?)\s*$', block[1], re.M):
-            if name in fields:
-                fields[name] = comment
-    return fields
+    """The ``data`` fields of each event type, from its body model: ``{a, b, c?}`` (``?`` marks
+    an optional field)."""
+    return {event_type: _data_fields(body) for event_type, body in lm.EVENT_BODIES.items()}
+
+
+def _add(schemas: dict[str, Any], name: str, schema: dict[str, Any]) -> None:
+    """Put a schema into ``components/schemas``; a name stands for one schema only."""
+    schema = {**schema, **_RULES_BY_NAME.get(name, {})}
+    if name in schemas and schemas[name] != schema:
+        raise ValueError(f"two different schemas are both called {name!r}")
+    schemas[name] = schema
+
+
+def _collect(schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
+    """A generated schema without its ``$defs``: they go into ``components/schemas``."""
+    for name, sub in schema.pop("$defs", {}).items():
+        _add(schemas, name, sub)
+    return schema
 
 
 def _model_schema(model: type[lm.Message], schemas: dict[str, Any]) -> dict[str, Any]:
-    schema = model.model_json_schema(ref_template=SCHEMA_REF)
-    for name, sub in schema.pop("$defs", {}).items():
-        if name in schemas and schemas[name] != sub:
-            raise ValueError(f"two different schemas are both called {name!r}")
-        schemas[name] = sub
-    return schema
+    return _collect(model.model_json_schema(ref_template=SCHEMA_REF), schemas)
+
+
+def _event_schema(schemas: dict[str, Any]) -> dict[str, Any]:
+    """``oneOf`` the per-type event envelopes (``StateEvent``, ...), discriminator ``type``; the
+    envelopes and their ``data`` bodies go into ``components/schemas`` in event type order."""
+    schema = lm.BOOTH_EVENT.json_schema(ref_template=SCHEMA_REF)
+    order = [
+        model.__name__
+        for event_type in lm.EVENT_TYPES
+        for model in (lm.EVENT_MODELS[event_type], lm.EVENT_BODIES[event_type])
+    ]
+    defs: dict[str, Any] = schema.pop("$defs", {})
+    ranked = sorted(defs, key=lambda name: order.index(name) if name in order else len(order))
+    schema = _collect({**schema, "$defs": {name: defs[name] for name in ranked}}, schemas)
+    # pydantic writes OpenAPI's discriminator object; AsyncAPI's is the property name. The
+    # mapping is implied: every envelope has ``type`` as a ``const``.
+    discriminator = schema.pop("discriminator")
+    expected = {t: SCHEMA_REF.format(model=m.__name__) for t, m in lm.EVENT_MODELS.items()}
+    if discriminator.get("mapping") != expected:
+        raise ValueError(f"unexpected event discriminator {discriminator!r}")
+    return {
+        "title": BOOTH_EVENT_SCHEMA,
+        "description": EVENT_DOC.replace("\n", " "),
+        "oneOf": schema.pop("oneOf"),
+        "discriminator": discriminator["propertyName"],
+        **schema,
+    }
 
 
 def _command_schema(schemas: dict[str, Any]) -> dict[str, Any]:
@@ -453,27 +537,42 @@ def _command_schema(schemas: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _schema_name(model: type[lm.Message] | TypeAdapter[lm.AnyBoothEvent]) -> str:
+    return BOOTH_EVENT_SCHEMA if isinstance(model, TypeAdapter) else model.__name__
+
+
 def _schemas() -> dict[str, Any]:
-    schemas: dict[str, Any] = {
-        "Availability": {
+    schemas: dict[str, Any] = {}
+    _add(
+        schemas,
+        "Availability",
+        {
             "type": "string",
             "enum": [lm.ONLINE, lm.OFFLINE],
             "description": "Plain text (not JSON): exactly `online` or `offline`.",
-        }
-    }
+        },
+    )
     for message_id, model in MESSAGE_MODELS.items():
-        if message_id == "command":
-            schemas[model.__name__] = _command_schema(schemas)
+        if isinstance(model, TypeAdapter):
+            schema = _event_schema(schemas)
+        elif message_id == "command":
+            schema = _command_schema(schemas)
         else:
-            schemas[model.__name__] = _model_schema(model, schemas)
+            schema = _model_schema(model, schemas)
+        _add(schemas, _schema_name(model), schema)
     for args_model in dict.fromkeys(lm.COMMAND_ARGS.values()):
-        schemas[args_model.__name__] = _model_schema(args_model, schemas)
+        _add(schemas, args_model.__name__, _model_schema(args_model, schemas))
     return schemas
 
 
 def _doc(model: type[lm.Message]) -> str:
     """A model's docstring as Markdown (dedented, RST literals as Markdown code)."""
     return inspect.cleandoc(model.__doc__ or "").replace("``", "`")
+
+
+def _cell(text: str) -> str:
+    """Text for one Markdown table cell: one line, no column break."""
+    return " ".join(text.split()).replace("|", "\\|")
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -497,12 +596,23 @@ def _commands_description() -> str:
 
 
 def _event_description() -> str:
+    fields = event_data_fields()
     rows = [
-        (f"`{t}`", re.sub(r"(\{[^}]*\})", r"`\1`", fields))
-        for t, fields in event_data_fields().items()
+        (
+            f"`{event_type}`",
+            f"`{fields[event_type]}`",
+            _cell(_doc(body)),
+            f"`{lm.EVENT_MODELS[event_type].__name__}` / `{body.__name__}`",
+        )
+        for event_type, body in lm.EVENT_BODIES.items()
     ]
-    table = _table(("type", "data"), rows)
-    return f"{_doc(lm.BoothEvent)}\n\nEvent types and their `data` fields:\n\n{table}\n"
+    table = _table(("type", "data", "meaning", "schema (envelope / data)"), rows)
+    return (
+        f"{EVENT_DOC}\n\nEvery event type has its own schema: an envelope (`id`, `booth`, `seq`, "
+        "`ts`, `type` as a constant, `data`) and the schema of its `data`; the payload is one of "
+        "the envelopes, told apart by `type` (the discriminator). Event types and their `data` "
+        f"fields (`?`: optional; unknown fields are rejected):\n\n{table}\n"
+    )
 
 
 def _call_description() -> str:
@@ -527,6 +637,20 @@ def _message_descriptions() -> dict[str, str]:
     }
 
 
+def _check_example(message_id: str, payload: Any) -> None:
+    """A wrong example fails generation."""
+    model = MESSAGE_MODELS.get(message_id)
+    if model is None:
+        if payload not in (lm.ONLINE, lm.OFFLINE):
+            raise ValueError(f"bad availability example {payload!r}")
+    elif isinstance(model, TypeAdapter):
+        model.validate_python(payload)
+    else:
+        parsed = model.model_validate(payload)
+        if isinstance(parsed, lm.Command):
+            parsed.parsed_args()
+
+
 def _messages() -> dict[str, Any]:
     examples = _examples()
     descriptions = _message_descriptions()
@@ -540,23 +664,18 @@ def _messages() -> dict[str, Any]:
         }
     }
     for message_id, model in MESSAGE_MODELS.items():
+        name = _schema_name(model)
         messages[message_id] = {
-            "name": model.__name__,
-            "title": model.__name__,
+            "name": name,
+            "title": name,
             "summary": MESSAGE_SUMMARIES[message_id],
             "contentType": "application/json",
-            "payload": {"$ref": SCHEMA_REF.format(model=model.__name__)},
+            "payload": {"$ref": SCHEMA_REF.format(model=name)},
         }
     for message_id, message in messages.items():
         message["description"] = descriptions[message_id]
-        checker = MESSAGE_MODELS.get(message_id)
         for _, payload in examples[message_id]:
-            if checker is not None:
-                parsed = checker.model_validate(payload)  # a wrong example fails generation
-                if isinstance(parsed, lm.Command):
-                    parsed.parsed_args()
-            elif payload not in (lm.ONLINE, lm.OFFLINE):
-                raise ValueError(f"bad availability example {payload!r}")
+            _check_example(message_id, payload)
         message["examples"] = [
             {"name": name, "payload": copy.deepcopy(payload)}
             for name, payload in examples[message_id]
@@ -616,7 +735,7 @@ def _servers() -> dict[str, Any]:
             "message": lm.OFFLINE,
             "retain": True,
         },
-        "keepAlive": MqttConfig.model_fields["keepalive"].default,
+        "keepAlive": lm.DEFAULT_KEEPALIVE,
         "bindingVersion": MQTT_BINDING_VERSION,
     }
     return {

@@ -1,0 +1,83 @@
+"""The bridge's HTTP + WebSocket API for agents, supervisors, technicians and admins.
+
+``create_app(bridge, users)`` builds a FastAPI app on any :class:`~cloud_bridge.ports.BridgeFacade`
+(the real :class:`cloud_bridge.service.Bridge` in the bridge process, in tests and in the demo).
+Routes live under ``/api/v1``; the reference for clients (the portal, ``lisa agent``) is
+``docs/agent-api.md`` and the app's own ``/openapi.json``.
+
+Auth: ``POST /api/v1/login`` returns a bearer token (``Authorization: Bearer TOKEN``; the
+WebSocket takes it as ``?token=``). Errors are always ``{"error": code, "detail": text}``.
+
+One router per resource: :mod:`.auth` (login, logout, me), :mod:`.agent` (own status),
+:mod:`.calls` (accept, decline, hang up, transfer), :mod:`.booths` (booth commands),
+:mod:`.status` (status, queues, agents, audit), :mod:`.events` (the WebSocket). They share
+the bridge, the accounts and the settings through :mod:`.deps` (kept on ``app.state``).
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from cloud_bridge.api import agent, auth, booths, calls, events, status
+from cloud_bridge.api.deps import PREFIX, ApiSettings
+from cloud_bridge.api.errors import ApiError, ErrorBody, errors, install_error_handlers
+from cloud_bridge.api.events import WS_GOING_AWAY, WS_UNAUTHORIZED, Connections
+from cloud_bridge.api.limiter import LoginLimiter
+from cloud_bridge.api.models import HealthResponse
+from cloud_bridge.api.redaction import RedactTokens, install_redaction, redact
+from cloud_bridge.ports import BridgeFacade
+from cloud_bridge.users import UserStore
+
+__all__ = [
+    "PREFIX",
+    "WS_GOING_AWAY",
+    "WS_UNAUTHORIZED",
+    "ApiError",
+    "ApiSettings",
+    "ErrorBody",
+    "LoginLimiter",
+    "RedactTokens",
+    "create_app",
+    "redact",
+]
+
+
+async def healthz() -> HealthResponse:
+    """Liveness (no auth)."""
+    return HealthResponse()
+
+
+def create_app(
+    bridge: BridgeFacade,
+    users: UserStore,
+    *,
+    token_ttl_s: float = 43200,
+    title: str = "LISA bridge",
+    command_timeout_s: float = 10.0,
+    ws_recheck_s: float = 30.0,
+    limiter: LoginLimiter | None = None,
+) -> FastAPI:
+    """The API on ``bridge`` with accounts from ``users``.
+
+    ``command_timeout_s``: how long a booth command waits for the booth's result (504 after);
+    ``ws_recheck_s``: how often an open WebSocket re-checks its token (closed with 4401 once
+    it expired, was revoked or the account disabled)."""
+    install_redaction()
+    app = FastAPI(
+        title=title,
+        version="1",
+        description="Agents' and supervisors' API of the LISA bridge. See docs/agent-api.md.",
+        responses=errors(400, 422),  # 400: the body is not JSON
+    )
+    app.state.bridge = bridge
+    app.state.users = users
+    app.state.limiter = limiter or LoginLimiter()
+    app.state.connections = Connections(bridge)
+    app.state.settings = ApiSettings(
+        token_ttl_s=token_ttl_s, command_timeout_s=command_timeout_s, ws_recheck_s=ws_recheck_s
+    )
+    install_error_handlers(app)
+    app.add_api_route("/healthz", healthz, response_model=HealthResponse, tags=["meta"])
+    for module in (auth, agent, calls, booths, status, events):
+        app.include_router(module.router)
+    return app
