@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HWSTAMP := $(VENV)/.installed-hardware
 # Debian packages the tests need (installed when missing; needs root or sudo)
-DEB_PACKAGES ?= systemd mosquitto mosquitto-clients libportaudio2 libusb-1.0-0 pcscd libpcsclite-dev libnfc6 libfreefare0 libfreefare-dev vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome gcc pulseaudio pulseaudio-utils libasound2-plugins
+DEB_PACKAGES ?= systemd mosquitto mosquitto-clients libportaudio2 libusb-1.0-0 pcscd libpcsclite-dev libnfc6 libfreefare0 libfreefare-dev vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome gcc pulseaudio pulseaudio-utils libasound2-plugins chromium fonts-dejavu-core
 
 .PHONY: all venv venv-hardware deps lint test test-fast scenarios demo bench docs clean
 
@@ -72,3 +72,24 @@ docs: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var
+
+# the portal's browser libraries (Preact + htm, ES modules) from the npm registry into
+# cloud_bridge/web/vendor/: only the dist module files, LICENSE and package.json (needs npm;
+# nothing is built, the bridge serves the files as they are)
+PREACT_VERSION ?= 11
+HTM_VERSION ?= 3
+WEB_VENDOR := cloud_bridge/web/vendor
+.PHONY: vendor
+vendor:
+	@command -v npm >/dev/null || { echo "make vendor needs npm (Node.js)"; exit 1; }
+	@set -euo pipefail; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	( cd "$$tmp" && npm pack --silent preact@$(PREACT_VERSION) htm@$(HTM_VERSION) >/dev/null ); \
+	rm -rf "$$tmp/preact" "$$tmp/htm"; mkdir -p "$$tmp/preact" "$$tmp/htm"; \
+	tar xzf "$$tmp"/preact-*.tgz -C "$$tmp/preact" --strip-components=1 \
+	  package/LICENSE package/package.json package/dist/preact.mjs package/hooks/dist/hooks.mjs; \
+	tar xzf "$$tmp"/htm-*.tgz -C "$$tmp/htm" --strip-components=1 \
+	  package/LICENSE package/package.json package/dist/htm.module.js package/preact/index.module.js; \
+	rm -rf $(WEB_VENDOR)/preact $(WEB_VENDOR)/htm; mkdir -p $(WEB_VENDOR); \
+	cp -r "$$tmp/preact" "$$tmp/htm" $(WEB_VENDOR)/; \
+	echo "vendored preact $$(sed -n 's/^  "version": "\(.*\)",$$/\1/p' $(WEB_VENDOR)/preact/package.json)" \
+	  "and htm $$(sed -n 's/^  "version": "\(.*\)",$$/\1/p' $(WEB_VENDOR)/htm/package.json) into $(WEB_VENDOR)/"

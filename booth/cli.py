@@ -105,6 +105,15 @@ def run(
     state_dir: Annotated[
         Path | None, typer.Option("--state-dir", help="State directory (overrides state_dir)")
     ] = None,
+    screen_port: Annotated[
+        int | None,
+        typer.Option(
+            "--screen-port",
+            min=0,
+            max=65535,
+            help="Serve the booth screens on 127.0.0.1:PORT (overrides screen.port); 0: off",
+        ),
+    ] = None,
 ) -> None:
     """Run the booth controller daemon (systemd: Type=notify with watchdog)."""
     from booth.daemon import run_daemon
@@ -123,6 +132,7 @@ def run(
         booth_id=booth_id,
         broker=broker,
         state_dir=state_dir,
+        screen_port=screen_port,
     )
     raise typer.Exit(code)
 

@@ -236,6 +236,68 @@ class CentralConfig(_Model):
         return dict(value) if isinstance(value, dict) else {}
 
 
+#: EN 301 549 reach range for controls (mm above the floor)
+REACH_LOW_MM = 380.0
+REACH_HIGH_MM = 1220.0
+#: the touch display must keep at least this much of its height inside the reach range (mm)
+MIN_REACHABLE_MM = 120.0
+
+
+class ScreenConfig(_Model):
+    """The booth screens (monitor, touch display, outside view-board), served by the daemon on
+    127.0.0.1 to the kiosk browser (docs/portal.md, "Booth screens")."""
+
+    enabled: bool = Field(True, description="Serve the booth screens (`--screen-port 0`: off).")
+    port: int = Field(8090, ge=1, le=65535, description="Port on 127.0.0.1 the kiosk opens.")
+    monitor_diagonal_in: float = Field(
+        43.0, gt=0, description="Diagonal of the citizen's monitor (inches)."
+    )
+    monitor_resolution: tuple[int, int] = Field(
+        (1920, 1080), description="Monitor resolution [width, height] in pixels."
+    )
+    touch_diagonal_in: float = Field(22.0, gt=0, description="Diagonal of the touch display (in).")
+    touch_resolution: tuple[int, int] = Field(
+        (1920, 1080), description="Touch display resolution [width, height] in pixels."
+    )
+    viewing_distance_mm: float = Field(
+        700.0,
+        gt=0,
+        description="Distance of the citizen's eyes from the screens (mm): capitals subtend at "
+        "least 0.7° there (EN 301 549).",
+    )
+    touch_mounting_height_mm: float = Field(
+        800.0,
+        ge=0,
+        description="Height of the touch display's bottom edge above the floor (mm); controls "
+        "are kept 380–1,220 mm above the floor.",
+    )
+    partners: list[str] = Field(
+        default_factory=list, description="Names shown on the outside view-board."
+    )
+    explainer_video: str = Field(
+        "",
+        description="Explainer / waiting video file shown outside and while waiting; '': none.",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> ScreenConfig:
+        for name in ("monitor_resolution", "touch_resolution"):
+            width, height = getattr(self, name)
+            if width <= 0 or height <= 0:
+                raise ValueError(f"{name} must be two positive numbers [width, height]")
+        width, height = self.touch_resolution
+        height_mm = self.touch_diagonal_in * 25.4 * height / (width**2 + height**2) ** 0.5
+        low = max(REACH_LOW_MM, self.touch_mounting_height_mm)
+        high = min(REACH_HIGH_MM, self.touch_mounting_height_mm + height_mm)
+        if high - low < MIN_REACHABLE_MM:
+            raise ValueError(
+                f"touch_mounting_height_mm = {self.touch_mounting_height_mm:g}: only "
+                f"{max(0.0, high - low):.0f} mm of the touch display lie 380–1,220 mm above the "
+                f"floor (at least {MIN_REACHABLE_MM:.0f} mm needed for its controls)"
+            )
+        return self
+
+
 class BoothConfig(_Model):
     booth: BoothIdentity
     devices: DevicesConfig
@@ -243,6 +305,7 @@ class BoothConfig(_Model):
     timing: TimingConfig = Field(default_factory=TimingConfig)
     maintenance: MaintenanceConfig = Field(default_factory=MaintenanceConfig)
     control: ControlConfig = Field(default_factory=ControlConfig)
+    screen: ScreenConfig = Field(default_factory=ScreenConfig)
     central: CentralConfig = Field(
         description="The central side ([central] kind = 'mqtt' | 'sim' | 'none'); required."
     )

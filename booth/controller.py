@@ -9,12 +9,16 @@ What happens is reported to the central side as typed event bodies (``lisa_messa
 presence, door, emergency, health, self-test, maintenance, call request/end, error) through
 :meth:`BoothController.emit`; the trace is a log for people and nothing reads it to decide.
 What may happen is decided by the one safety policy (:mod:`booth.safety`).
+
+The module stays over 500 lines because it is the state machine's one model: the entry/exit
+callbacks, conditions and input handlers are methods the machine binds to by name
+(:mod:`booth.machine`); the postures (:mod:`booth.postures`) and the status snapshot
+(:mod:`booth.status`) live apart.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.metadata
 import logging
 import uuid
 from collections import deque
@@ -39,9 +43,12 @@ from booth.central import (
 from booth.config import BoothConfig
 from booth.door import DoorSupervisor
 from booth.machine import URGENT_TRIGGERS, Trigger, build_machine, top_state
+from booth.postures import POSTURES, Posture
 from booth.presence import PresenceFilter
 from booth.safety import Action, Origin, Situation, decide
 from booth.screens import Screen
+from booth.status import SOFTWARE_VERSION as SOFTWARE_VERSION  # re-exported
+from booth.status import status_snapshot
 from booth.trace import Trace
 from hal.clock import Clock
 from hal.devices import Device, DeviceError
@@ -55,9 +62,7 @@ from hal.events import (
     DoorPositionChanged,
     EmergencyChanged,
     HealthChanged,
-    LightScene,
     PlcInputChanged,
-    SignState,
 )
 from hal.health import HealthStatus, SelftestOutcome, SelftestResult
 from lisa_messages import (
@@ -76,39 +81,8 @@ from lisa_messages import (
 
 log = logging.getLogger("lisa.booth")
 
-try:
-    SOFTWARE_VERSION = importlib.metadata.version("lisa")
-except importlib.metadata.PackageNotFoundError:  # running from a source tree
-    SOFTWARE_VERSION = "0+unknown"
-
 STOP_TIMEOUT = 5.0  # s the dispatcher gets to finish its current trigger on stop
 STUCK_AFTER = 10.0  # s a single transition may take before the watchdog is withheld
-
-
-@dataclass(frozen=True)
-class Posture:
-    """What a state asks of the actuators (None: leave as it is)."""
-
-    sign: SignState
-    scene: LightScene
-    brightness: float
-    door: DoorPosition | None
-    lock: bool | None  # True: no entry from outside (egress is never blocked)
-    loop: bool | None  # induction loop for hearing aids
-
-
-_OOS, _CLOSED, _OPEN = SignState.OUT_OF_SERVICE, DoorPosition.CLOSED, DoorPosition.OPEN
-POSTURES: dict[str, Posture] = {
-    "selftest": Posture(_OOS, LightScene.STANDBY, 0.3, _CLOSED, True, False),
-    "idle": Posture(SignState.FREE, LightScene.STANDBY, 0.3, _CLOSED, False, False),
-    "occupied": Posture(SignState.OCCUPIED, LightScene.CONSULTATION, 1.0, _CLOSED, True, True),
-    "farewell": Posture(SignState.OCCUPIED, LightScene.CONSULTATION, 1.0, _OPEN, True, None),
-    "privacy_reset": Posture(SignState.OCCUPIED, LightScene.STANDBY, 0.3, _CLOSED, True, False),
-    "offline": Posture(_OOS, LightScene.STANDBY, 0.3, _CLOSED, True, False),
-    "fault": Posture(_OOS, LightScene.STANDBY, 0.5, _OPEN, False, False),
-    "maintenance": Posture(_OOS, LightScene.MAINTENANCE, 1.0, None, True, False),
-    "emergency": Posture(_OOS, LightScene.EMERGENCY, 1.0, _OPEN, False, False),
-}
 
 
 @dataclass
@@ -164,6 +138,8 @@ class BoothController:
         self._badges = set(config.maintenance.badge_hashes)
         self._started = False
         self.state_listeners: list[Callable[[str], None]] = []
+        #: told every page the booth screen should show (the kiosk's screen server listens)
+        self.screen_listeners: list[Callable[[Screen], None]] = []
         self._recorded_state = "booting"
         self._busy_since: float | None = None
         self._closing = False
@@ -527,6 +503,11 @@ class BoothController:
     async def show(self, screen: Screen) -> None:
         self.screen = screen
         await self.actuators.display(screen.page, screen.params)
+        for listener in list(self.screen_listeners):
+            try:
+                listener(screen)
+            except Exception:
+                log.exception("screen listener failed")
 
     async def _end_call(self, reason: str) -> None:
         if self.session is not None and not self.session.data.get("ended"):
@@ -677,36 +658,5 @@ class BoothController:
 
     # ------------------------------------------------------------------------------ status
     def status(self) -> dict[str, Any]:
-        devices = {}
-        for slot, dev in self.devices.items():
-            entry: dict[str, Any] = {
-                "driver": getattr(self.config.devices, slot).driver,
-                "critical": self.config.critical(slot),
-                "health": dev.health().to_dict(),
-            }
-            res = self.selftest_results.get(slot)
-            if res is not None:
-                entry["selftest"] = res.outcome.value
-            devices[slot] = entry
-        snap = self.presence.snapshot()
-        door = self.devices.get("door")
-        light = self.devices.get("light")
-        return {
-            "booth": self.config.booth.id,
-            "state": top_state(self.state),
-            "detail": self.state,
-            "t": round(self.clock.now(), 3),
-            "link": self.link,
-            "emergency": self.emergency,
-            "present": snap.present,
-            "distance_median": snap.median,
-            "door": door.position().value if door is not None else None,  # type: ignore[attr-defined]
-            "screen": {"page": self.screen.page, "params": self.screen.params},
-            "in_session": self.session is not None,
-            "session": self.session.id if self.session else None,
-            "sign": light.sign().value if light is not None else None,  # type: ignore[attr-defined]
-            "software": SOFTWARE_VERSION,
-            "queue_position": self.session.position if self.session else None,
-            "failures": self.critical_failures(),
-            "devices": devices,
-        }
+        """The status snapshot (:func:`booth.status.status_snapshot`)."""
+        return status_snapshot(self)

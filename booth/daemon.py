@@ -23,6 +23,7 @@ from booth.config import BoothConfig, ConfigError, deep_merge, parse_config
 from booth.controller import BoothController
 from booth.devices import build_devices, force_sim
 from booth.logsetup import setup_logging
+from booth.screen_server import ScreenServer
 from booth.sdnotify import SystemdNotifier, watchdog_interval
 from booth.trace import Trace
 from hal.base import DriverOptions
@@ -43,6 +44,7 @@ def load_daemon_config(
     booth_id: str | None = None,
     broker: str | None = None,
     state_dir: Path | None = None,
+    screen_port: int | None = None,
 ) -> tuple[BoothConfig, dict[str, DriverOptions]]:
     try:
         text = path.read_text("utf-8")
@@ -64,6 +66,11 @@ def load_daemon_config(
         overrides["booth"] = {"id": booth_id}
     if state_dir is not None:
         overrides["state_dir"] = str(state_dir)
+    if screen_port is not None:
+        # the demo gives each booth its own port; 0: no screen server
+        overrides["screen"] = (
+            {"enabled": False} if screen_port == 0 else {"enabled": True, "port": screen_port}
+        )
     if broker is not None:
         overrides["central"] = {"kind": "mqtt"}
         overrides["mqtt"] = {"url": broker}
@@ -142,6 +149,7 @@ class BoothDaemon:
                 "control socket unavailable",
                 extra={"path": str(self.config.control.socket), "error": str(exc)},
             )
+        screens = await self._start_screens(controller)
         interval = self.config.timing.tick
         wd = watchdog_interval()
         if wd is not None:
@@ -163,8 +171,25 @@ class BoothDaemon:
             log.info("booth daemon stopping")
             await controller.actuators.sign(SignState.OUT_OF_SERVICE)
             await control.stop()
+            if screens is not None:
+                await screens.stop()
             await controller.stop()
         return 0
+
+    async def _start_screens(self, controller: BoothController) -> ScreenServer | None:
+        """The kiosk's pages on 127.0.0.1 (config [screen]); the booth runs on without them."""
+        if not self.config.screen.enabled:
+            return None
+        screens = ScreenServer(controller, self.config)
+        try:
+            await screens.start()
+        except OSError as exc:
+            log.error(
+                "booth screens unavailable",
+                extra={"port": self.config.screen.port, "error": str(exc)},
+            )
+            return None
+        return screens
 
 
 def run_daemon(
@@ -175,10 +200,11 @@ def run_daemon(
     booth_id: str | None = None,
     broker: str | None = None,
     state_dir: Path | None = None,
+    screen_port: int | None = None,
 ) -> int:
     try:
         config, options = load_daemon_config(
-            config_path, sim, socket, demo_agent, booth_id, broker, state_dir
+            config_path, sim, socket, demo_agent, booth_id, broker, state_dir, screen_port
         )
     except ConfigError as exc:
         sys.stderr.write(f"lisa booth run: invalid configuration\n{exc}\n")

@@ -10,12 +10,17 @@ loop, where all state lives. The link
   after a reconnect (or a restart) the rest goes out again, in order,
 - uses a persistent session (clean session off), reconnects with jittered exponential backoff,
   sets TCP_NODELAY (paho does not; without it every QoS 1 round trip stalls ~40 ms),
-- answers commands on ``cmd`` idempotently by id (results kept in the outbox database),
+- answers commands on ``cmd`` idempotently by id (results kept in the outbox database;
+  :mod:`booth.remote_commands`),
 - turns ``call`` messages into :mod:`booth.central` events.
 
 The central side counts as reachable only while the broker connection is up *and* the bridge
 announces itself ``online`` (``mqtt.require_bridge``), so a booth never accepts a citizen whom no
 one could answer.
+
+The module stays one (slightly over 500 lines): connecting, the outbox sender and the receivers
+share the one paho client and its connection state; answering commands is
+:mod:`booth.remote_commands`.
 """
 
 from __future__ import annotations
@@ -48,9 +53,9 @@ from booth.central import (
     SignatureFinished,
     SignatureRequested,
 )
-from booth.commands import CommandRefused
 from booth.config import BoothConfig
 from booth.outbox import Outbox
+from booth.remote_commands import ProtocolError, RemoteCommands, decode_message
 from booth.trace import Trace
 from hal.clock import Clock
 from lisa_messages import (
@@ -60,9 +65,6 @@ from lisa_messages import (
     BoothHealth,
     BoothState,
     CallControl,
-    Command,
-    CommandAudit,
-    CommandResult,
     DeviceHealth,
     EventBody,
     HealthReport,
@@ -73,14 +75,12 @@ from lisa_messages import (
     dump_booth_event,
     envelope,
     now_rfc3339,
-    parse_rfc3339,
     validation_message,
 )
 
 log = logging.getLogger("lisa.booth.mqtt")
 
 MAX_IN_FLIGHT = 2000  # events published but not yet acknowledged
-COMMAND_RESULT_DAYS = 7
 
 
 class MqttUrlError(ValueError):
@@ -133,6 +133,14 @@ class MqttLink:
         self._refresher: asyncio.Task[None] | None = None
         self.attempts = 0
         self.connects = 0
+        self._commands = RemoteCommands(
+            clock=clock,
+            outbox=outbox,
+            booth=lambda: self._booth,
+            publish=self._publish_result,
+            emit=self.emit,
+            protocol_error=lambda error: self._protocol_error(self.topics.cmd, error),
+        )
 
     def bind(self, booth: BoothBinding) -> None:
         """Give the link the controller's command executor, status snapshot and a way to wait
@@ -165,7 +173,7 @@ class MqttLink:
     async def start(self, sink: CentralSink) -> None:
         self._sink = sink
         self._loop = asyncio.get_running_loop()
-        self.outbox.prune_commands(self.clock.wall().timestamp() - COMMAND_RESULT_DAYS * 86400)
+        self._commands.prune()
         self._runner = asyncio.create_task(self._run(), name="mqtt-link")
 
     async def stop(self) -> None:
@@ -443,7 +451,7 @@ class MqttLink:
             self._bridge_online = payload.decode("utf-8", "replace").strip() == ONLINE
             self._update_up()
         elif topic == self.topics.cmd:
-            task = asyncio.create_task(self._on_command(payload))
+            task = asyncio.create_task(self._commands.answer(payload))
             task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
         elif topic == self.topics.call:
             self._on_call(payload)
@@ -454,64 +462,10 @@ class MqttLink:
 
     def _decode(self, topic: str, payload: bytes) -> dict[str, Any] | None:
         try:
-            data = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            self._protocol_error(topic, f"payload is not JSON: {exc}")
+            return decode_message(payload)
+        except ProtocolError as exc:
+            self._protocol_error(topic, str(exc))
             return None
-        if not isinstance(data, dict):
-            self._protocol_error(topic, "payload is not a JSON object")
-            return None
-        if not isinstance(data.get("id"), str) or not data["id"]:
-            self._protocol_error(topic, "message has no 'id' (string)")
-            return None
-        return data
-
-    async def _on_command(self, payload: bytes) -> None:
-        data = self._decode(self.topics.cmd, payload)
-        if data is None:
-            return
-        cid = str(data["id"])
-        previous = self.outbox.command_result(cid)
-        if previous is not None:  # a repeated id gets the first answer, nothing is repeated
-            self._publish_result(previous)
-            return
-        result = await self._execute(cid, data)
-        self.outbox.store_command_result(cid, result, self.clock.wall().timestamp())
-        self._publish_result(result)
-        cmd, by = data.get("cmd"), data.get("by", "")
-        self.emit(
-            CommandAudit(
-                id=cid,
-                cmd=cmd if isinstance(cmd, str) else None,
-                ok=result["ok"],
-                error=result.get("error"),
-                by=by if isinstance(by, str) else "",
-            )
-        )
-
-    async def _execute(self, cid: str, data: dict[str, Any]) -> dict[str, Any]:
-        ts = now_rfc3339(self.clock.wall())
-
-        def answer(ok: bool, error: str | None = None, **result: Any) -> dict[str, Any]:
-            return CommandResult(id=cid, ok=ok, error=error, result=result, ts=ts).model_dump()
-
-        try:
-            cmd = Command.model_validate(data)
-            args = cmd.parsed_args()
-        except ValidationError as exc:
-            return answer(False, f"invalid command: {validation_message(exc)}")
-        if cmd.expires_at is not None and parse_rfc3339(cmd.expires_at) < self.clock.wall():
-            return answer(False, f"expired at {cmd.expires_at} (booth time {ts})")
-        if self._booth is None:
-            return answer(False, "the booth is starting; try again")
-        try:
-            result = await self._booth.commands.execute(cmd.cmd, args, cmd.by)
-        except CommandRefused as exc:
-            return answer(False, f"refused: {exc}")
-        except Exception as exc:  # a broken device must not break the link
-            log.exception("command failed")
-            return answer(False, f"failed: {exc}")
-        return answer(True, None, **result)
 
     def _publish_result(self, result: dict[str, Any]) -> None:
         client = self._client

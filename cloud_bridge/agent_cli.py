@@ -12,6 +12,9 @@ prints live events (offers ring with call id, booth and queue) and reads command
 runs the steps (``;`` or newlines between them) and exits 0 when all succeeded, 1 on the first
 failed step, 2 on wrong usage or a failed login. ``--json`` prints every received event as one
 JSON line on stdout (messages then go to stderr).
+
+It stays one module (slightly over 500 lines): it is one CLI, whose step parser, output and
+session are used only by its two modes.
 """
 
 from __future__ import annotations

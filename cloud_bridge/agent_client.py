@@ -16,6 +16,9 @@ The client follows the (bridge-wide) event stream and derives what concerns its 
 connected to me), ``ended`` (a call I was connected to ended), ``transferred`` (a call of mine
 now belongs to someone else), ``status`` (my agent entry changed), ``consult`` (a consultation I
 am part of). :meth:`wait_for` takes these kinds or any raw event type (``booth``, ``call``, …).
+
+It stays one module (slightly over 500 lines): it is one class, one account's HTTP calls and the
+event stream they share a session with.
 """
 
 from __future__ import annotations

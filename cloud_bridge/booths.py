@@ -1,5 +1,6 @@
 """The booth registry: what the bridge knows of each booth, from the tenant config and from
-the booth's retained messages (availability, state, health).
+the booth's retained messages (availability, state, health); and :class:`FaultLog`, each
+booth's recent faults (in memory) for the technicians.
 
 Every change is stored (so the view survives a restart) and published as a live ``booth``
 event. A booth that goes offline with a live call gets a grace period; when it is still
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,12 +20,78 @@ from typing import Any
 from cloud_bridge.acd.engine import Engine
 from cloud_bridge.acd.model import CallAbandoned, Clock, EngineError, Event
 from cloud_bridge.store import Store
-from lisa_messages import OFFLINE, ONLINE, BoothHealth, BoothState
+from lisa_messages import (
+    OFFLINE,
+    ONLINE,
+    AnyBoothEvent,
+    BoothHealth,
+    BoothState,
+    ErrorEvent,
+    HealthEvent,
+    ProtocolErrorEvent,
+    SelftestEvent,
+)
 
 log = logging.getLogger("lisa.bridge")
 
 #: what the registry keeps of a stored booth view when the bridge restarts
 RESTORED = ("state", "detail", "since", "in_service", "health", "emergency")
+
+
+FAULTS_KEPT = 200  # per booth
+FAULT_TEXT_MAX = 300  # characters of a free-text field kept
+
+
+def _text(value: str) -> str:
+    return value[:FAULT_TEXT_MAX]
+
+
+def fault_of(event: AnyBoothEvent) -> dict[str, Any] | None:
+    """The fault entry of a booth event, None for events that are no fault: ``health`` (every
+    change, also back to ok), ``selftest`` (not passed), ``error``, ``protocol_error``. Only
+    named technical fields are copied (the contract keeps personal data out of them)."""
+    entry: dict[str, Any] = {"ts": event.ts, "seq": event.seq, "type": event.type}
+    if isinstance(event, HealthEvent):
+        d = event.data
+        entry |= {"device": d.device, "status": d.status, "detail": _text(d.reason)}
+    elif isinstance(event, SelftestEvent):
+        if event.data.outcome == "pass":
+            return None
+        s = event.data
+        entry |= {"device": s.device, "status": s.outcome, "detail": _text(s.message)}
+    elif isinstance(event, ErrorEvent):
+        entry |= {"where": _text(event.data.where), "detail": _text(event.data.error)}
+    elif isinstance(event, ProtocolErrorEvent):
+        entry |= {"where": _text(event.data.topic), "detail": _text(event.data.error)}
+    else:
+        return None
+    return entry
+
+
+class FaultLog:
+    """The last ``keep`` faults of each booth, in memory (a bridge restart forgets them)."""
+
+    def __init__(self, keep: int = FAULTS_KEPT) -> None:
+        self.keep = keep
+        self._faults: dict[str, deque[dict[str, Any]]] = {}
+
+    def record(self, event: AnyBoothEvent) -> bool:
+        """Keep ``event`` when it is a fault (see :func:`fault_of`); True when kept."""
+        entry = fault_of(event)
+        if entry is None:
+            return False
+        ring = self._faults.get(event.booth)
+        if ring is None:
+            ring = self._faults[event.booth] = deque(maxlen=self.keep)
+        ring.append(entry)
+        return True
+
+    def recent(self, booth: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Newest first, at most ``limit``."""
+        ring = self._faults.get(booth)
+        if not ring or limit <= 0:
+            return []
+        return [dict(e) for e in list(reversed(ring))[:limit]]
 
 
 @dataclass

@@ -5,7 +5,8 @@ Each booth topic leaf goes to its handler: ``event`` to :meth:`BoothIngest.handl
 commands. A payload that is not JSON or not valid is logged and dropped; one bad message
 never stops the bridge. Booth events are de-duplicated by their id (the store remembers every
 applied one) and by the booth's seq cursor, which is stored in the same transaction as the
-step the event caused.
+step the event caused. Fault events (``health``, ``selftest`` not passed, ``error``,
+``protocol_error``) are also kept in the bridge's :class:`~cloud_bridge.booths.FaultLog`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from cloud_bridge.acd.engine import Engine
 from cloud_bridge.acd.model import CallAbandoned, CallRequested, Clock, Decision, EngineError, Event
-from cloud_bridge.booths import BoothRegistry
+from cloud_bridge.booths import BoothRegistry, FaultLog
 from cloud_bridge.commands import BoothCommands
 from cloud_bridge.store import DuplicateEventError, Store
 from lisa_messages import (
@@ -59,8 +60,10 @@ class BoothIngest:
         step: Callable[[Event, Cursor | None], list[Decision]],
         commit: Callable[[list[Decision], Cursor | None], None],
         publish: Callable[[dict[str, Any]], None],
+        faults: FaultLog | None = None,
     ) -> None:
         self.registry = registry
+        self.faults = faults if faults is not None else FaultLog()
         self.commands = commands
         self.engine = engine
         self.store = store
@@ -158,6 +161,8 @@ class BoothIngest:
                 engine_event = CallAbandoned(call, event.data.reason or "caller_left")
         elif isinstance(event, EmergencyEvent):
             b.emergency = event.data.active
+        else:
+            self.faults.record(event)
         try:
             if engine_event is not None:
                 self._step(engine_event, cursor)

@@ -13,6 +13,9 @@ Two kinds of attribution:
   first ENTERQUEUE is not in the given lines (they began before the lines start) are left out.
 * **time figures** (occupancy) belong to the clock: agent status time is clipped to
   ``[start, end)`` and split at local midnights.
+
+It stays one module (slightly over 500 lines): it is one computation, a single pass over the log
+whose accumulators and per-call bookkeeping mean nothing apart (and ``docs/kpi.md`` follows it).
 """
 
 from __future__ import annotations

@@ -7,10 +7,10 @@ process, in tests and in the demo.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol
 
-from cloud_bridge.acd.model import AgentSpec, Decision, Event, QueueSpec
+from cloud_bridge.acd.model import AgentSpec, Decision, Event, LogEntry, QueueSpec
 
 ROLES = ("agent", "supervisor", "technician", "admin")
 
@@ -97,4 +97,21 @@ class BridgeFacade(Protocol):
     def audit(self, limit: int = 100, booth: str | None = None) -> list[dict[str, Any]]:
         """The newest audit lines first (of one booth, or all): ts, user, role, booth, cmd,
         args, outcome."""
+        ...
+
+    def now(self) -> float:
+        """The bridge's clock (epoch seconds): the time of its log lines."""
+        ...
+
+    def log_entries(
+        self, start: float | None = None, end: float | None = None
+    ) -> Iterator[LogEntry]:
+        """The call log's lines with ``start <= ts < end`` in log order (thread-safe: the API
+        reads reports in a worker thread)."""
+        ...
+
+    def booth_faults(self, booth: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The booth's recent faults, newest first: ``ts`` (the booth's RFC 3339 time),
+        ``seq``, ``type`` (health|selftest|error|protocol_error), ``device``, ``status``,
+        ``where``, ``detail`` (what applies). ``KeyError`` for an unknown booth."""
         ...

@@ -10,23 +10,25 @@ from __future__ import annotations
 
 import sys
 import time as _time
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from cloud_bridge.kpi import summarize
 from cloud_bridge.report import render_csv, render_html, render_json
+from cloud_bridge.report_period import MARGIN_S, local_midnight, period_report
 from cloud_bridge.store import SQLiteStore, StoreError
+
+if TYPE_CHECKING:
+    from cloud_bridge.config import BridgeConfig
+
+__all__ = ["FORMATS", "MARGIN_S", "local_midnight", "report", "report_names"]
 
 FORMATS = {"json": render_json, "csv": render_csv, "html": render_html}
 DEFAULT_TZ = "Europe/Berlin"
 DEFAULT_SL_THRESHOLD_S = 20.0
-# Lines read around the period: calls that began in it and ended after it, agent statuses that
-# began before it (they are clipped to the period).
-MARGIN_S = 86_400.0
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -41,9 +43,14 @@ def _day(value: str, option: str) -> date:
         _fail(f"{option} {value!r} is not a date; expected YYYY-MM-DD, e.g. 2026-03-02")
 
 
-def local_midnight(day: date, tz: ZoneInfo) -> float:
-    """Epoch seconds of the start of ``day`` in ``tz``."""
-    return datetime.combine(day, time(0), tzinfo=tz).timestamp()
+def report_names(cfg: BridgeConfig) -> dict[str, dict[str, str]]:
+    """The display names of a report (``queue_names``, ``booth_names``, ``agent_names``) from
+    the bridge config (the CLI with ``--config`` and the bridge's API use them)."""
+    return {
+        "queue_names": {q.id: q.name for q in cfg.queues},
+        "booth_names": {b.id: b.name for b in cfg.booths},
+        "agent_names": {a.id: a.display_name for a in cfg.agents},
+    }
 
 
 def report(
@@ -135,9 +142,7 @@ def report(
             db = Path(cfg.bridge.database)
         threshold = cfg.kpi.sl_threshold_s
         zone_name = cfg.bridge.timezone
-        meta["queue_names"] = {q.id: q.name for q in cfg.queues}
-        meta["booth_names"] = {b.id: b.name for b in cfg.booths}
-        meta["agent_names"] = {a.id: a.display_name for a in cfg.agents}
+        meta.update(report_names(cfg))
     if db is None:
         _fail("which database? give --db FILE or --config BRIDGE.toml")
     if sl_threshold is not None:
@@ -161,32 +166,22 @@ def report(
 
     if not db.is_file():
         _fail(f"database {db} does not exist")
-    start = local_midnight(first, tz)
-    end = local_midnight(last + timedelta(days=1), tz)
-    # statuses still open are counted up to now, not up to the end of a day still running
-    counted_to = min(end, max(start, _time.time()))
     try:
         store = SQLiteStore(db)
     except StoreError as exc:
         _fail(str(exc))
     try:
-        entries = store.log_entries(start - MARGIN_S, counted_to + MARGIN_S)
-        result = summarize(
-            entries, sl_threshold_s=threshold, tz=zone_name, start=start, end=counted_to
+        result, meta = period_report(
+            store.log_entries,
+            first,
+            last,
+            tz=zone_name,
+            sl_threshold_s=threshold,
+            now=_time.time(),
+            meta={**meta, "database": str(db)},
         )
     finally:
         store.close()
-
-    meta = {
-        "title": "Bericht Digitaler Bürgerservice",
-        "from": first.isoformat(),
-        "to": last.isoformat(),
-        "tz": zone_name,
-        "sl_threshold_s": threshold,
-        "generated": datetime.now(tz).isoformat(timespec="seconds"),
-        "database": str(db),
-        **meta,
-    }
     text = FORMATS[kind](result, meta)
     if output is None:
         sys.stdout.write(text)

@@ -23,7 +23,7 @@ import contextlib
 import logging
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ from cloud_bridge.acd.model import (
     TimerFired,
     TimerKey,
 )
-from cloud_bridge.booths import BoothRegistry, BoothView
+from cloud_bridge.booths import BoothRegistry, BoothView, FaultLog
 from cloud_bridge.clock import LoopEpochClock, SystemClock
 from cloud_bridge.commands import BoothCommands
 from cloud_bridge.effects import Effect, PublishLive, SendToBooth, effects_of, reannounce
@@ -138,6 +138,7 @@ class Bridge:
             mqtt=lambda: self.mqtt,
             publish=self._publish,
         )
+        self.faults = FaultLog()
         self.ingest = BoothIngest(
             registry=self.registry,
             commands=self.commands,
@@ -147,6 +148,7 @@ class Bridge:
             step=self.step,
             commit=self._commit,
             publish=self._publish,
+            faults=self.faults,
         )
         self._timers: dict[TimerKey, asyncio.TimerHandle] = {}
         self._subscribers: set[_Subscription] = set()
@@ -400,3 +402,16 @@ class Bridge:
 
     def audit(self, limit: int = 100, booth: str | None = None) -> list[dict[str, Any]]:
         return self.commands.audit(limit, booth)
+
+    def now(self) -> float:
+        return self.clock.time()
+
+    def log_entries(
+        self, start: float | None = None, end: float | None = None
+    ) -> Iterator[LogEntry]:
+        return self.store.log_entries(start, end)
+
+    def booth_faults(self, booth: str, limit: int = 50) -> list[dict[str, Any]]:
+        if booth not in self.registry:
+            raise KeyError(booth)
+        return self.faults.recent(booth, limit)

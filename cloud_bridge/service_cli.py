@@ -136,6 +136,7 @@ async def run_bridge(cfg: BridgeConfig, *, demo: bool = False) -> None:
 
     from cloud_bridge.api import create_app
     from cloud_bridge.mqtt_bridge import BridgeMqtt
+    from cloud_bridge.report_cli import report_names
     from cloud_bridge.service import Bridge
     from cloud_bridge.store import SQLiteStore
     from cloud_bridge.users import UserStore
@@ -164,7 +165,15 @@ async def run_bridge(cfg: BridgeConfig, *, demo: bool = False) -> None:
         booth_offline_grace_s=cfg.bridge.booth_offline_grace_s,
     )
     await bridge.start()
-    app = create_app(bridge, users, token_ttl_s=cfg.http.token_ttl_s, title=cfg.bridge.name)
+    app = create_app(
+        bridge,
+        users,
+        token_ttl_s=cfg.http.token_ttl_s,
+        title=cfg.bridge.name,
+        timezone=cfg.bridge.timezone,
+        sl_threshold_s=cfg.kpi.sl_threshold_s,
+        report_names=report_names(cfg),
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -2,10 +2,14 @@
 admins).
 
 Stored in the bridge's SQLite database (tables ``users`` and ``tokens`` only; the bridge's other
-tables belong to :mod:`cloud_bridge.store`). Passwords are hashed with Argon2id
-(:class:`argon2.PasswordHasher`; a stored hash made with older parameters is replaced at the next
-successful login). Tokens are random (``secrets.token_urlsafe(32)``); only their SHA-256 is
-stored, so a copy of the database does not let anyone in, and they survive a bridge restart.
+tables belong to :mod:`cloud_bridge.store`). Per-account settings of the portal (``auto_accept``)
+are a JSON column ``settings`` of ``users``; a database made before that column existed gets it
+when a :class:`UserStore` opens it (``ALTER TABLE``, nothing else changes).
+
+Passwords are hashed with Argon2id (:class:`argon2.PasswordHasher`; a stored hash made with older
+parameters is replaced at the next successful login). Tokens are random
+(``secrets.token_urlsafe(32)``); only their SHA-256 is stored, so a copy of the database does not
+let anyone in, and they survive a bridge restart.
 
 Every method is thread-safe (one connection, ``check_same_thread=False``, guarded by a lock);
 password hashing runs outside the lock because it is slow on purpose.
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import json
 import logging
 import re
 import secrets
@@ -46,7 +51,8 @@ CREATE TABLE IF NOT EXISTS users (
     password_hash TEXT NOT NULL,
     disabled INTEGER NOT NULL DEFAULT 0,
     created REAL NOT NULL,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    settings TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS tokens (
     token_sha256 TEXT PRIMARY KEY,
@@ -57,6 +63,8 @@ CREATE TABLE IF NOT EXISTS tokens (
 CREATE INDEX IF NOT EXISTS tokens_by_name ON tokens(name);
 CREATE INDEX IF NOT EXISTS tokens_by_expiry ON tokens(expires);
 """
+# columns added after the first release: name -> definition (added to an existing table on open)
+_ADDED_COLUMNS = {"settings": "TEXT NOT NULL DEFAULT '{}'"}
 
 
 class UserError(Exception):
@@ -76,6 +84,13 @@ class User:
     disabled: bool
     created: float
     updated: float
+
+
+@dataclass(frozen=True, slots=True)
+class UserSettings:
+    """What the portal keeps with an account."""
+
+    auto_accept: bool = False  # take offered calls without a click
 
 
 def _sha256(token: str) -> str:
@@ -145,6 +160,20 @@ class UserStore:
                 self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.executescript(_SCHEMA)
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Add the columns a database of an older version lacks (under the lock)."""
+        have = {str(row[1]) for row in self._db.execute("PRAGMA table_info(users)")}
+        for column, definition in _ADDED_COLUMNS.items():
+            if column in have:
+                continue
+            try:
+                self._db.execute(f"ALTER TABLE users ADD COLUMN {column} {definition}")
+            except sqlite3.OperationalError as exc:  # another process added it just now
+                if "duplicate column" not in str(exc):
+                    raise
+            log.info("users table migrated", extra={"column": column})
 
     def close(self) -> None:
         with self._lock:
@@ -217,6 +246,25 @@ class UserStore:
         )
         if cur.rowcount == 0:
             raise UserError("unknown_user", f"no user {name!r}")
+
+    def settings(self, name: str) -> UserSettings:
+        """The account's settings (defaults for what was never set); ``unknown_user``."""
+        with self._lock:
+            row = self._db.execute("SELECT settings FROM users WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise UserError("unknown_user", f"no user {name!r}")
+        return _settings(row[0])
+
+    def set_settings(self, name: str, settings: UserSettings) -> UserSettings:
+        """Store the account's settings (keys this version does not know are kept)."""
+        with self._lock:
+            row = self._db.execute("SELECT settings FROM users WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise UserError("unknown_user", f"no user {name!r}")
+            stored = _settings_dict(row[0])
+            stored["auto_accept"] = bool(settings.auto_accept)
+            self._update(name, "settings = ?", json.dumps(stored, separators=(",", ":")))
+        return _settings(json.dumps(stored))
 
     def get(self, name: str) -> User | None:
         with self._lock:
@@ -324,6 +372,18 @@ class UserStore:
         with self._lock:
             cur = self._db.execute("DELETE FROM tokens WHERE name = ?", (name,))
         return cur.rowcount
+
+
+def _settings_dict(text: object) -> dict[str, Any]:
+    try:
+        value = json.loads(str(text or "{}"))
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _settings(text: object) -> UserSettings:
+    return UserSettings(auto_accept=bool(_settings_dict(text).get("auto_accept", False)))
 
 
 def _user(row: tuple[Any, ...]) -> User:

@@ -16,6 +16,11 @@ Health follows the communication: the first failed request makes the PLC ``degra
 makes it ``ok`` again. After a failure the connection is closed and reopened (at once, then with a
 backoff from ``reconnect_initial`` doubling up to ``reconnect_max``). On every (re)connect the
 driver checks the PLC's identity and map version, polls once and advances the heartbeat.
+
+It stays one module (about 800 lines): the transport has no clean seam from the register-map
+logic, because every request's outcome drives the health and the reconnect backoff, and each
+(re)connect runs the identity check, a poll and the heartbeat through the same request path;
+the PLC-wired device base (:class:`PlcWiredDevice`) stays next to the one connection it shares.
 """
 
 from __future__ import annotations

@@ -51,11 +51,14 @@ def booth_config_text(
     site: str | None = None,
     mqtt_central: bool = False,
     timing: str | None = None,
+    screens: bool = False,
     extra: str = "",
 ) -> str:
     """The example config for one booth. ``mqtt_central``: ``[central] kind = "mqtt"`` (give
     the ``[mqtt]`` table in ``extra``, or ``--broker`` on the command line); ``timing``: a
-    :func:`fast_timing` text that replaces the example's presence/timing/door settings."""
+    :func:`fast_timing` text that replaces the example's presence/timing/door settings;
+    ``screens``: serve the booth screens (off by default: many test booths run side by side,
+    the demo gives each its own port with ``--screen-port``)."""
     text = BOOTH_EXAMPLE.read_text("utf-8")
     text = _set(text, r"^state_dir = .*$", f"state_dir = {_toml_str(str(state_dir))}", "dir")
     text = _set(text, r"^socket = .*$", f"socket = {_toml_str(str(socket))}", "socket")
@@ -71,4 +74,9 @@ def booth_config_text(
         text = re.sub(r"(?ms)^\[timing\].*?(?=^\[)", "", text)
         text = re.sub(r"(?m)^\[devices\.door\.options\]\ntravel_time = .*\n", "", text)
         text += timing
+    if not screens:
+        if re.search(r"(?m)^\[screen\]$", text):
+            text = re.sub(r"(?m)^\[screen\]$", "[screen]\nenabled = false", text, count=1)
+        else:
+            text += "\n[screen]\nenabled = false\n"
     return text + extra

@@ -381,6 +381,7 @@ class Demo:
     rng: random.Random = field(default_factory=random.Random)
     broker_url: str = ""
     api_url: str = ""
+    screen_ports: dict[str, int] = field(default_factory=dict)
     embedded: Any = None
     monitor: Monitor | None = None
     monitor_task: asyncio.Task[None] | None = None
@@ -480,10 +481,13 @@ class Demo:
             await self._pause(0.1)
 
     def start_booths(self) -> None:
+        from sim.brokers import free_port
+
         for b in self.layout.booths:
             config = write_booth_config(b)
+            self.screen_ports[b.id] = port = free_port()
             cmd = [self.lisa, "booth", "run", "--sim", "--config", str(config)]
-            cmd += ["--broker", self.broker_url, "--id", b.id]
+            cmd += ["--broker", self.broker_url, "--id", b.id, "--screen-port", str(port)]
             self.children.start(b.id, cmd, b.log)
 
     async def wait_booths(self) -> None:
@@ -562,6 +566,14 @@ class Demo:
         p("logs          " + shown(self.layout.bridge_log))
         for b in self.layout.booths:
             p("              " + shown(b.log))
+        p()
+        p(f"Agents' portal (browser): {self.api_url}/   log in as clearing1, password demo")
+        p("Booth screens (monitor · touch display · outside board):")
+        for b in self.layout.booths:
+            port = self.screen_ports.get(b.id)
+            if port:
+                base = f"http://127.0.0.1:{port}"
+                p(f"  {b.id:<10} {base}/  {base}/touch  {base}/outside")
         p()
         p("Watch (in another terminal):")
         p(f"  {lisa} bridge status --config {shown(self.layout.bridge_config)}")

@@ -6,25 +6,34 @@ Routes live under ``/api/v1``; the reference for clients (the portal, ``lisa age
 ``docs/agent-api.md`` and the app's own ``/openapi.json``.
 
 Auth: ``POST /api/v1/login`` returns a bearer token (``Authorization: Bearer TOKEN``; the
-WebSocket takes it as ``?token=``). Errors are always ``{"error": code, "detail": text}``.
+WebSocket takes it as ``?token=``); the portal's ``POST /api/v1/session`` sets the same token as
+the ``lisa_session`` cookie (with a CSRF double-submit cookie). Errors are always
+``{"error": code, "detail": text}``.
 
-One router per resource: :mod:`.auth` (login, logout, me), :mod:`.agent` (own status),
-:mod:`.calls` (accept, decline, hang up, transfer), :mod:`.booths` (booth commands),
-:mod:`.status` (status, queues, agents, audit), :mod:`.events` (the WebSocket). They share
-the bridge, the accounts and the settings through :mod:`.deps` (kept on ``app.state``).
+One router per resource: :mod:`.auth` (login, logout, me, the portal session), :mod:`.agent`
+(own status), :mod:`.calls` (accept, decline, hang up, transfer), :mod:`.booths` (booth commands
+and faults), :mod:`.status` (status, queues, agents, audit), :mod:`.users` (accounts, own
+settings), :mod:`.wallboard`, :mod:`.reports`, :mod:`.events` (the WebSocket). They share the
+bridge, the accounts and the settings through :mod:`.deps` (kept on ``app.state``). The portal's
+static files are served at ``/`` by :mod:`.web`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+
 from fastapi import FastAPI
 
-from cloud_bridge.api import agent, auth, booths, calls, events, status
+from cloud_bridge.api import agent, auth, booths, calls, events, reports, status, wallboard
+from cloud_bridge.api import users as accounts
 from cloud_bridge.api.deps import PREFIX, ApiSettings
 from cloud_bridge.api.errors import ApiError, ErrorBody, errors, install_error_handlers
 from cloud_bridge.api.events import WS_GOING_AWAY, WS_UNAUTHORIZED, Connections
 from cloud_bridge.api.limiter import LoginLimiter
 from cloud_bridge.api.models import HealthResponse
 from cloud_bridge.api.redaction import RedactTokens, install_redaction, redact
+from cloud_bridge.api.web import WEB_ROOT, PortalMount
 from cloud_bridge.ports import BridgeFacade
 from cloud_bridge.users import UserStore
 
@@ -56,12 +65,19 @@ def create_app(
     command_timeout_s: float = 10.0,
     ws_recheck_s: float = 30.0,
     limiter: LoginLimiter | None = None,
+    timezone: str = "Europe/Berlin",
+    sl_threshold_s: float = 20.0,
+    report_names: Mapping[str, Mapping[str, str]] | None = None,
+    web_root: Path | None = WEB_ROOT,
 ) -> FastAPI:
     """The API on ``bridge`` with accounts from ``users``.
 
     ``command_timeout_s``: how long a booth command waits for the booth's result (504 after);
     ``ws_recheck_s``: how often an open WebSocket re-checks its token (closed with 4401 once
-    it expired, was revoked or the account disabled)."""
+    it expired, was revoked or the account disabled); ``timezone``, ``sl_threshold_s``: the
+    tenant's (the wallboard's day, the reports); ``report_names``: ``queue_names``,
+    ``booth_names``, ``agent_names`` for the reports; ``web_root``: the portal's files served at
+    ``/`` (None: no portal)."""
     install_redaction()
     app = FastAPI(
         title=title,
@@ -74,10 +90,17 @@ def create_app(
     app.state.limiter = limiter or LoginLimiter()
     app.state.connections = Connections(bridge)
     app.state.settings = ApiSettings(
-        token_ttl_s=token_ttl_s, command_timeout_s=command_timeout_s, ws_recheck_s=ws_recheck_s
+        token_ttl_s=token_ttl_s,
+        command_timeout_s=command_timeout_s,
+        ws_recheck_s=ws_recheck_s,
+        timezone=timezone,
+        sl_threshold_s=sl_threshold_s,
+        report_names=dict(report_names or {}),
     )
     install_error_handlers(app)
     app.add_api_route("/healthz", healthz, response_model=HealthResponse, tags=["meta"])
-    for module in (auth, agent, calls, booths, status, events):
+    for module in (auth, agent, calls, booths, status, accounts, wallboard, reports, events):
         app.include_router(module.router)
+    if web_root is not None:  # last: every route of the API comes first
+        app.router.routes.append(PortalMount(web_root))
     return app

@@ -1,14 +1,18 @@
 """What the routes share, as FastAPI dependencies: the bridge, the accounts, the settings (all
-on ``app.state``, set by :func:`cloud_bridge.api.create_app`), the logged-in user, and the
-checks and the ACD hand-over every route does the same way."""
+on ``app.state``, set by :func:`cloud_bridge.api.create_app`), the logged-in user (bearer token
+or the portal's session cookie, with its CSRF check), and the checks and the ACD hand-over every
+route does the same way."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends
-from fastapi.requests import HTTPConnection
+from fastapi.requests import HTTPConnection, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cloud_bridge.acd.model import EngineError, Event
@@ -20,6 +24,14 @@ from cloud_bridge.users import User, UserStore
 PREFIX = "/api/v1"
 SUPERVISORS = ("supervisor", "admin")  # may hang up any call
 AUDIT_READERS = ("supervisor", "technician", "admin")
+FIGURE_READERS = ("supervisor", "admin")  # wallboard, reports
+FAULT_READERS = AUDIT_READERS
+ADMINS = ("admin",)
+
+SESSION_COOKIE = "lisa_session"  # the portal's session: an API token of the user store
+CSRF_COOKIE = "lisa_csrf"  # double submit: the page sends it back as CSRF_HEADER
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True)
@@ -29,6 +41,9 @@ class ApiSettings:
     token_ttl_s: float = 43200
     command_timeout_s: float = 10.0
     ws_recheck_s: float = 30.0
+    timezone: str = "Europe/Berlin"  # the tenant's: the wallboard's day, the reports' days
+    sl_threshold_s: float = 20.0
+    report_names: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------- shared state
@@ -60,17 +75,86 @@ SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 
 
 # ---------------------------------------------------------------------------------- auth
-_bearer = HTTPBearer(auto_error=False, description="Token from POST /api/v1/login.")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="Token from POST /api/v1/login. The portal uses the `lisa_session` cookie "
+    "from POST /api/v1/session instead (with the `X-CSRF-Token` header on changes).",
+)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-async def current_user(users: UsersDep, credentials: Credentials) -> User:
-    if credentials is None or credentials.scheme.lower() != "bearer":
+@dataclass(frozen=True)
+class Session:
+    """Who calls, with which token, and whether it came as the session cookie."""
+
+    user: User
+    token: str
+    cookie: bool
+
+
+def is_tls(conn: HTTPConnection) -> bool:
+    """The request came over TLS: directly, or ``X-Forwarded-Proto: https`` from the proxy."""
+    if conn.url.scheme in ("https", "wss"):
+        return True
+    forwarded = conn.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return forwarded in ("https", "wss")
+
+
+def _port(scheme: str, port: int | None) -> int:
+    return port if port is not None else (443 if scheme == "https" else 80)
+
+
+def same_origin(conn: HTTPConnection) -> bool:
+    """The ``Origin`` header is this bridge's own origin (scheme, host and port of the request
+    as the browser addressed it: ``Host`` and TLS as :func:`is_tls` sees it)."""
+    origin, host = conn.headers.get("origin"), conn.headers.get("host")
+    if not origin or not host:
+        return False
+    scheme = "https" if is_tls(conn) else "http"
+    try:
+        o, h = urlsplit(origin), urlsplit(f"//{host}")
+        o_port, h_port = o.port, h.port
+    except ValueError:
+        return False
+    return (
+        o.scheme == scheme
+        and o.hostname is not None
+        and o.hostname == h.hostname
+        and _port(o.scheme, o_port) == _port(scheme, h_port)
+        and o.path in ("", "/")
+    )
+
+
+def _csrf_ok(request: Request) -> bool:
+    sent = request.headers.get(CSRF_HEADER, "")
+    expected = request.cookies.get(CSRF_COOKIE, "")
+    return bool(sent and expected) and hmac.compare_digest(sent.encode(), expected.encode())
+
+
+async def current_session(request: Request, users: UsersDep, credentials: Credentials) -> Session:
+    """The bearer token when there is one, else the session cookie; a cookie request other
+    than GET/HEAD/OPTIONS also needs ``X-CSRF-Token`` equal to the ``lisa_csrf`` cookie."""
+    if credentials is not None:
+        user = users.user_for_token(credentials.credentials)
+        if user is None:
+            raise unauthenticated("invalid or expired token")
+        return Session(user, credentials.credentials, cookie=False)
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if not token:
         raise unauthenticated()
-    user = users.user_for_token(credentials.credentials)
+    user = users.user_for_token(token)
     if user is None:
-        raise unauthenticated("invalid or expired token")
-    return user
+        raise unauthenticated("session expired or revoked")
+    if request.method not in SAFE_METHODS and not _csrf_ok(request):
+        raise ApiError(403, "csrf", f"missing or wrong {CSRF_HEADER} header for the session")
+    return Session(user, token, cookie=True)
+
+
+CurrentSession = Annotated[Session, Depends(current_session)]
+
+
+async def current_user(session: CurrentSession) -> User:
+    return session.user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -79,6 +163,12 @@ CurrentUser = Annotated[User, Depends(current_user)]
 # -------------------------------------------------------------------- checks and actions
 # plain functions, called inside the routes (not dependencies): a request with an invalid
 # body or query is answered 422 before any of these checks runs
+def require_role(user: User, roles: tuple[str, ...], what: str) -> None:
+    """403 ``forbidden`` unless the user's role is one of ``roles``."""
+    if user.role not in roles:
+        raise ApiError(403, "forbidden", f"role {user.role} may not {what}")
+
+
 def require_agent(bridge: BridgeFacade, user: User) -> str:
     """The user's agent id; 403 ``not_an_agent`` when the account is no agent of the ACD."""
     if user.name not in bridge.agents:

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 from cloud_bridge.acd.model import EngineError
 
@@ -61,6 +62,16 @@ def unauthenticated(detail: str = "login required") -> ApiError:
     return ApiError(401, "unauthenticated", detail, {"WWW-Authenticate": "Bearer"})
 
 
+def _allowed(routes: list[BaseRoute], request: Request) -> str:
+    """The methods of every route of the request's path (the ``Allow`` of a 405)."""
+    methods: set[str] = set()
+    for route in routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods.update(route_methods)
+    return ", ".join(sorted(methods))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every error answer of ``app`` in the one shape (also FastAPI's own 404/405/422/500)."""
 
@@ -73,10 +84,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = HTTP_CODES.get(exc.status_code, "error")
+        headers = exc.headers
+        if exc.status_code == 405:  # Starlette names the methods of one route of the path only
+            headers = {**(headers or {}), "Allow": _allowed(app.router.routes, request)}
         return JSONResponse(
             {"error": code, "detail": str(exc.detail)},
             status_code=exc.status_code,
-            headers=exc.headers,
+            headers=headers,
         )
 
     @app.exception_handler(Exception)

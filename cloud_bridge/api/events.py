@@ -13,7 +13,14 @@ from fastapi import APIRouter, Depends, WebSocket
 from fastapi.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from cloud_bridge.api.deps import PREFIX, BridgeDep, SettingsDep, UsersDep
+from cloud_bridge.api.deps import (
+    PREFIX,
+    SESSION_COOKIE,
+    BridgeDep,
+    SettingsDep,
+    UsersDep,
+    same_origin,
+)
 from cloud_bridge.ports import BridgeFacade
 
 log = logging.getLogger("lisa.bridge.api")
@@ -70,12 +77,18 @@ async def events(
     settings: SettingsDep,
     connections: ConnectionsDep,
 ) -> None:
-    """Live events (see docs/agent-api.md); closed with 4401 without a valid token."""
+    """Live events (see docs/agent-api.md); closed with 4401 without a valid token.
+
+    The token comes as ``?token=``, as ``Authorization: Bearer``, or as the portal's session
+    cookie, which counts only when ``Origin`` is the bridge's own origin (a page of another
+    site cannot use the browser's cookie)."""
     token = ws.query_params.get("token", "")
     if not token:
         header = ws.headers.get("authorization", "")
         if header.lower().startswith("bearer "):
             token = header[7:].strip()
+    if not token and same_origin(ws):
+        token = ws.cookies.get(SESSION_COOKIE, "")
     user = users.user_for_token(token) if token else None
     await ws.accept()
     if user is None:

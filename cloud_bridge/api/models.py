@@ -6,7 +6,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cloud_bridge.users import MAX_PASSWORD
+from cloud_bridge.users import MAX_DISPLAY_NAME, MAX_PASSWORD, MIN_PASSWORD, NAME_RE
+
+Role = Literal["agent", "supervisor", "technician", "admin"]  # cloud_bridge.ports.ROLES
+DISPLAY_NAME_RE = r"^[^\x00-\x1f]*$"  # printable: no control characters
 
 
 class _View(BaseModel):
@@ -183,3 +186,102 @@ class CommandResult(_View):
 
 class HealthResponse(BaseModel):
     ok: bool = True
+
+
+# --------------------------------------------------------------------------- portal session
+class SessionResponse(BaseModel):
+    user: UserOut
+    expires_at: float = Field(description="Epoch seconds; the session cookie expires then.")
+    csrf: str = Field(
+        description="The `lisa_csrf` cookie's value: send it as `X-CSRF-Token` on every "
+        "request other than GET/HEAD/OPTIONS."
+    )
+
+
+# ------------------------------------------------------------------------------------ users
+class UserEntry(BaseModel):
+    name: str
+    role: str
+    display_name: str
+    disabled: bool
+    is_agent: bool = Field(description="The account is an agent of the ACD (in the config).")
+
+
+class UserCreate(BaseModel):
+    name: str = Field(pattern=NAME_RE.pattern, description="Lowercase letters, digits, `-`.")
+    role: Role
+    password: str = Field(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD)
+    display_name: str = Field("", max_length=MAX_DISPLAY_NAME, pattern=DISPLAY_NAME_RE)
+
+
+class UserPatch(BaseModel):
+    role: Role | None = None
+    disabled: bool | None = Field(
+        None, strict=True, description="true revokes all the user's sessions."
+    )
+    display_name: str | None = Field(None, max_length=MAX_DISPLAY_NAME, pattern=DISPLAY_NAME_RE)
+    password: str | None = Field(
+        None,
+        min_length=MIN_PASSWORD,
+        max_length=MAX_PASSWORD,
+        description="A new password revokes all the user's sessions.",
+    )
+
+
+class UserSettingsBody(BaseModel):
+    auto_accept: bool = Field(
+        strict=True, description="Take offered calls without a click (the portal)."
+    )
+
+
+# ------------------------------------------------------------------------ figures, reports
+class WallboardAgents(BaseModel):
+    ready: int = 0
+    busy: int = 0
+    wrap_up: int = 0
+    not_ready: int = 0
+    offered: int = 0
+
+
+class WallboardResponse(BaseModel):
+    ts: float = Field(description="When the figures were made (epoch seconds).")
+    day: str = Field(description="Today in the tenant's time zone, YYYY-MM-DD.")
+    tz: str
+    sl_threshold_s: float
+    service_level: float | None = Field(
+        description="Today's share (0…1) answered within the threshold; null before a call."
+    )
+    asa_s: float | None = Field(description="Today's average speed of answer.")
+    offered_today: int
+    answered_today: int
+    abandoned_today: int
+    waiting_now: int = Field(description="Calls waiting in every queue now.")
+    longest_wait_s: float = Field(description="The longest current wait (0 when none waits).")
+    agents: WallboardAgents = Field(description="Agents per status now (logged out left out).")
+
+
+class ReportResponse(_View):
+    """The JSON of `lisa bridge report` (docs/kpi.md): metrics dicts per dimension."""
+
+    meta: dict[str, Any]
+    total: dict[str, Any]
+    by_queue: dict[str, dict[str, Any]]
+    by_booth: dict[str, dict[str, Any]]
+    by_agent: dict[str, dict[str, Any]]
+    by_day: dict[str, dict[str, Any]]
+    sl_threshold_s: float
+    tz: str
+    start: float | None = None
+    end: float | None = None
+
+
+class FaultEntry(_View):
+    ts: str = Field(description="The booth's time of the event (RFC 3339).")
+    seq: int
+    type: str = Field(description="health|selftest|error|protocol_error")
+    device: str | None = Field(None, description="health, selftest: the device slot.")
+    status: str | None = Field(
+        None, description="health: ok|degraded|unavailable; selftest: fail|error|not-present."
+    )
+    where: str | None = Field(None, description="error: where; protocol_error: the topic.")
+    detail: str | None = None

@@ -2,7 +2,9 @@
 
 Generated requests (valid and invalid) for every route, as a supervisor: no server error, every
 answer documented (status and body schema), no schema-valid request refused as invalid. Logout
-is left out (it would end the session under the fuzzer).
+and ending the portal session are left out (they would end the session under the fuzzer).
+``GET /reports`` may refuse schema-valid dates with 422 (``from`` after ``to``, more than a year,
+outside 2000–2999: relations the schema cannot express).
 """
 
 from __future__ import annotations
@@ -36,15 +38,27 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(
         f"{api.url}/api/v1/login", json={"username": "super1", "password": PASSWORD}, timeout=10
     )
     token = login.json()["token"]
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(
+        "[[operations]]\n"
+        'include-path = "/api/v1/reports"\n'
+        "checks.positive_data_acceptance.expected-statuses = "
+        '["2xx", "401", "403", "404", "409", "422", "429"]\n',
+        encoding="utf-8",
+    )
     proc = subprocess.run(
         [
             str(ST),
+            "--config-file",
+            str(config),
             "run",
             f"{api.url}/openapi.json",
             "-H",
             f"Authorization: Bearer {token}",
             "--exclude-path",
             "/api/v1/logout",
+            "--exclude-name",
+            "DELETE /api/v1/session",
             "--max-examples",
             "25",
             "--checks",
