@@ -6,6 +6,9 @@ without the portal)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from pathlib import Path, PurePosixPath
 
 from starlette.exceptions import HTTPException
@@ -16,14 +19,37 @@ from starlette.types import Scope
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 RESERVED = frozenset({"api", "healthz", "docs", "redoc", "openapi.json"})
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; "
-        "media-src 'self' blob:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
+CSP = (
+    "default-src 'self'; script-src 'self'{inline}; connect-src 'self' ws: wss:; "
+    "img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self' 'unsafe-inline'; "
+    "frame-ancestors 'none'"
+)
+_INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S)
+
+
+def inline_script_hashes(index: Path) -> list[str]:
+    """CSP sources for the inline scripts of ``index.html`` (the import map, which cannot be
+    an external file): computed from the file, so an edit of the map never breaks the page."""
+    try:
+        text = index.read_text("utf-8")
+    except OSError:
+        return []
+    return [
+        "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
+        for body in _INLINE_SCRIPT.findall(text)
+    ]
+
+
+def security_headers(directory: Path) -> dict[str, str]:
+    inline = "".join(" " + h for h in inline_script_hashes(directory / "index.html"))
+    return {
+        "Content-Security-Policy": CSP.format(inline=inline),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+
+
+SECURITY_HEADERS = security_headers(WEB_ROOT)
 # not left to the platform's mimetypes table (Python 3.11 says application/javascript for .js
 # and may not know .mjs)
 CONTENT_TYPES = {
@@ -63,6 +89,7 @@ class PortalFiles(StaticFiles):
 
     def __init__(self, directory: Path = WEB_ROOT) -> None:
         super().__init__(directory=directory, html=True, check_dir=False)
+        self.security_headers = security_headers(directory)
 
     async def check_config(self) -> None:
         try:
@@ -77,7 +104,7 @@ class PortalFiles(StaticFiles):
         served = Path(response.path) if isinstance(response, FileResponse) else None
         if served is not None and served.suffix in CONTENT_TYPES:
             response.headers["content-type"] = CONTENT_TYPES[served.suffix]
-        response.headers.update(SECURITY_HEADERS)
+        response.headers.update(self.security_headers)
         is_index = (served.name == "index.html") if served is not None else path in (".", "")
         if is_index:
             response.headers["cache-control"] = "no-cache"
