@@ -542,9 +542,27 @@ def test_fault_entries_of_each_kind() -> None:
 
 # ---------------------------------------------------------------------------- static files
 CSP = (
-    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; "
-    "media-src 'self' blob:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self'; connect-src 'self' ws: wss:; "
+    "img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self' 'unsafe-inline'; "
+    "frame-ancestors 'none'"
 )
+
+
+def test_the_inline_import_map_is_allowed_by_its_hash_and_nothing_else(tmp_path: Path) -> None:
+    import base64
+    import hashlib
+
+    from cloud_bridge.api.web import security_headers
+
+    body = '\n{"imports": {"preact": "/vendor/preact/dist/preact.mjs"}}\n'
+    (tmp_path / "index.html").write_text(
+        f'<script type="importmap">{body}</script><script type="module" src="/app.js"></script>',
+        encoding="utf-8",
+    )
+    digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+    csp = security_headers(tmp_path)["Content-Security-Policy"]
+    assert f"script-src 'self' 'sha256-{digest}';" in csp
+    assert "unsafe-inline" not in csp.split("script-src", 1)[1].split(";", 1)[0]
 
 
 @realtime
