@@ -29,6 +29,7 @@ def agent_view(a: AgentState, now: float) -> dict[str, Any]:
         "pending": a.pending[0].value if a.pending else None,
         "queues": dict(a.spec.queues),
         "calls_taken": a.calls_taken,
+        "wrap_until": a.wrap_until,
     }
 
 
@@ -55,6 +56,7 @@ def queues_view(
                 "ready": sum(q.ready.values()),
                 "oldest_wait_s": round(now - q.waiting[0].entered, 1) if waiting else 0.0,
                 "aht_s": round(q.aht, 1),
+                "wrapup_s": q.spec.wrapup_s,
             }
         )
     return out
