@@ -55,7 +55,13 @@ from booth.central import (
 )
 from booth.config import BoothConfig
 from booth.outbox import Outbox
-from booth.remote_commands import ProtocolError, RemoteCommands, decode_message
+from booth.remote_commands import (
+    MAX_COMMAND_BYTES,
+    ProtocolError,
+    RemoteCommands,
+    decode_message,
+    where_raised,
+)
 from booth.trace import Trace
 from hal.clock import Clock
 from lisa_messages import (
@@ -131,6 +137,7 @@ class MqttLink:
         self._dirty_state = False
         self._dirty_health = False
         self._refresher: asyncio.Task[None] | None = None
+        self._answering: set[asyncio.Task[None]] = set()  # command answers in progress
         self.attempts = 0
         self.connects = 0
         self._commands = RemoteCommands(
@@ -188,7 +195,7 @@ class MqttLink:
             except (RuntimeError, ValueError, OSError):
                 pass
             client.disconnect()
-        for task in (self._sender, self._runner):
+        for task in (self._sender, self._runner, *self._answering):
             if task is not None:
                 task.cancel()
                 try:
@@ -447,14 +454,42 @@ class MqttLink:
 
     # ---------------------------------------------------------------------------- receiving
     def _on_message(self, topic: str, payload: bytes) -> None:
-        if topic == BRIDGE_AVAILABILITY:
-            self._bridge_online = payload.decode("utf-8", "replace").strip() == ONLINE
-            self._update_up()
-        elif topic == self.topics.cmd:
-            task = asyncio.create_task(self._commands.answer(payload))
-            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
-        elif topic == self.topics.call:
-            self._on_call(payload)
+        try:
+            if topic == BRIDGE_AVAILABILITY:
+                self._bridge_online = payload.decode("utf-8", "replace").strip() == ONLINE
+                self._update_up()
+            elif topic == self.topics.cmd:
+                task = asyncio.create_task(self._commands.answer(payload), name="mqtt-command")
+                self._answering.add(task)
+                task.add_done_callback(self._answered)
+            elif topic == self.topics.call:
+                self._on_call(payload)
+        except Exception as exc:  # one bad message must not stop the link
+            leaf = topic.rsplit("/", 1)[-1]
+            log.error(
+                "message on %s failed: %s",
+                leaf,
+                type(exc).__name__,
+                extra={"where": where_raised(exc)},
+            )
+
+    def _answered(self, task: asyncio.Task[None]) -> None:
+        """A command's task ended: forget it; an exception (there should be none: the command
+        answers every failure itself) is logged, never dropped."""
+        self._answering.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.error(
+                "answering a command failed: %s",
+                type(exc).__name__,
+                extra={"where": where_raised(exc)},
+            )
+
+    def pending_commands(self) -> int:
+        """Command answers in progress (tasks of the link and runs of the executor)."""
+        return len(self._answering) + self._commands.pending()
 
     def _protocol_error(self, topic: str, error: str) -> None:
         self.trace.record("error", where="mqtt " + topic.rsplit("/", 1)[-1], error=error)
@@ -462,7 +497,7 @@ class MqttLink:
 
     def _decode(self, topic: str, payload: bytes) -> dict[str, Any] | None:
         try:
-            return decode_message(payload)
+            return decode_message(payload, MAX_COMMAND_BYTES)
         except ProtocolError as exc:
             self._protocol_error(topic, str(exc))
             return None

@@ -15,6 +15,7 @@ references between them, from which the reference documentation is generated.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -143,6 +144,24 @@ class HttpSection(_Model):
     token_ttl_s: float = Field(
         43200.0, gt=0, description="Lifetime of a login token (s); 43200 = 12 hours."
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks (CIDR) of the reverse proxies in front of the "
+        'bridge, e.g. `["127.0.0.1"]`: only requests from these are believed when their '
+        "`X-Forwarded-For` names the client (the failed-login limit per client address). "
+        "Empty: the socket's peer is the client; behind a proxy every client then shares "
+        "the proxy's address.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for text in value:
+            try:
+                ipaddress.ip_network(text.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{text!r} is no IP address or network") from None
+        return value
 
 
 class KpiSection(_Model):

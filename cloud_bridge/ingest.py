@@ -2,10 +2,17 @@
 
 Each booth topic leaf goes to its handler: ``event`` to :meth:`BoothIngest.handle_booth_event`,
 ``availability``/``state``/``health`` to the booth registry, ``cmd/result`` to the booth
-commands. A payload that is not JSON or not valid is logged and dropped; one bad message
-never stops the bridge. Booth events are de-duplicated by their id (the store remembers every
-applied one) and by the booth's seq cursor, which is stored in the same transaction as the
-step the event caused. Fault events (``health``, ``selftest`` not passed, ``error``,
+commands. A message from a booth the tenant config does not name is refused before anything
+else (no registry entry, no call; counted in :class:`~cloud_bridge.booths.UnknownBooths`). A
+payload that is not JSON or not valid is logged and dropped; one bad message never stops the
+bridge.
+
+Booth events are de-duplicated by their id (the store remembers the applied ones, in the same
+transaction as the step the event caused). The booth's seq cursor (the seq of its last applied
+event) is only a hint: an event whose seq is not the next one is still handled, and the jump is
+logged (warning: booth, previous seq, seq, gap) and alerted (a ``seq_jump`` entry in the booth's
+faults, ``seq_jumps``/``last_seq_jump`` in its view). So one event with a forged, far-ahead seq
+cannot silence a booth. Fault events (``health``, ``selftest`` not passed, ``error``,
 ``protocol_error``) are also kept in the bridge's :class:`~cloud_bridge.booths.FaultLog`.
 """
 
@@ -22,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 
 from cloud_bridge.acd.engine import Engine
 from cloud_bridge.acd.model import CallAbandoned, CallRequested, Clock, Decision, EngineError, Event
-from cloud_bridge.booths import BoothRegistry, FaultLog
+from cloud_bridge.booths import BoothRegistry, BoothView, FaultLog
 from cloud_bridge.commands import BoothCommands
 from cloud_bridge.store import DuplicateEventError, Store
 from lisa_messages import (
@@ -35,6 +42,7 @@ from lisa_messages import (
     EmergencyEvent,
     Topics,
     parse_booth_event,
+    shorten,
     validation_message,
 )
 
@@ -43,6 +51,8 @@ log = logging.getLogger("lisa.bridge")
 M = TypeVar("M", bound=BaseModel)
 Cursor = tuple[str, int, str]  # booth, seq, event id
 WHAT = {"state": "booth state", "health": "booth health"}
+#: the broker's message_size_limit (docs/operations.md); a bigger payload is not even parsed
+MAX_PAYLOAD = 256 * 1024
 
 
 class BoothIngest:
@@ -79,7 +89,9 @@ class BoothIngest:
             return
         leaf = topic.split("/", 4)[4] if topic.count("/") >= 4 else ""
         try:
-            if leaf == "event":
+            if booth_id not in self.registry:
+                self.registry.refuse_unknown(booth_id, leaf)
+            elif leaf == "event":
                 self.on_event(booth_id, payload)
             elif leaf == "availability":
                 text = payload.decode("utf-8", "replace").strip()
@@ -97,10 +109,18 @@ class BoothIngest:
             log.exception("booth message failed", extra={"topic": topic})
 
     def _decode(self, topic: str, payload: bytes) -> Any:
+        if len(payload) > MAX_PAYLOAD:
+            log.warning("booth payload too large", extra={"topic": topic, "bytes": len(payload)})
+            return None
         try:
             return json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            log.warning("booth payload is not JSON", extra={"topic": topic, "error": str(exc)})
+        except RecursionError:
+            log.warning("booth payload is nested too deeply", extra={"topic": topic})
+            return None
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+            log.warning(
+                "booth payload is not JSON", extra={"topic": topic, "error": shorten(exc, 120)}
+            )
             return None
 
     def _parse(self, booth_id: str, leaf: str, payload: bytes, model: type[M]) -> M | None:
@@ -134,22 +154,17 @@ class BoothIngest:
         self.handle_booth_event(event)
 
     def handle_booth_event(self, event: AnyBoothEvent) -> None:
-        """One booth event, exactly once (the store's cursor refuses duplicates)."""
-        b = self.registry.booth(event.booth)
+        """One booth event, exactly once (duplicates are told by their id)."""
+        b = self.registry.get(event.booth)
+        if b is None:
+            self.registry.refuse_unknown(event.booth, "event")
+            return
         b.last_seen = self.clock.time()
         if self.store.seen_event(event.id):
             return  # a duplicate (QoS 1 redelivery, outbox replay): applied already
         last = self.cursors.get(event.booth, 0)
-        if event.seq <= last:
-            if event.seq != 1:
-                return  # older than what was applied: a late duplicate
-            # a new numbering (booth PC replaced, state wiped): follow it
-            log.warning(
-                "booth restarted its event numbering",
-                extra={"booth": event.booth, "previous_seq": last},
-            )
-            self.store.reset_cursor(event.booth)
-            self.cursors[event.booth] = 0
+        if last and event.seq != last + 1:
+            self._seq_jump(b, event, last)
         cursor = (event.booth, event.seq, event.id)
         engine_event: Event | None = None
         if isinstance(event, CallRequestedEvent):
@@ -179,6 +194,23 @@ class BoothIngest:
                 self._commit([], cursor)
         self.cursors[event.booth] = event.seq
         self._publish({"type": "booth_event", "booth": event.booth, "event": event.type})
+
+    def _seq_jump(self, b: BoothView, event: AnyBoothEvent, last: int) -> None:
+        """The booth's numbering is not where it was: log and alert it, handle the event."""
+        gap = event.seq - last - 1  # events missing in between; negative: it went back
+        extra = {"booth": event.booth, "previous_seq": last, "seq": event.seq, "gap": gap}
+        if event.seq == 1:  # a new numbering (booth PC replaced, state wiped)
+            log.warning("booth restarted its event numbering", extra=extra)
+            detail = f"event numbering restarted at 1 (was {last})"
+        else:
+            log.warning("booth event numbering jumped", extra=extra)
+            detail = f"seq jumped from {last} to {event.seq} (gap {gap})"
+        self.faults.note(
+            event.booth,
+            {"ts": event.ts, "seq": event.seq, "type": "seq_jump", "where": "bridge"}
+            | {"detail": detail},
+        )
+        self.registry.seq_jump(b, {"ts": event.ts, "from": last, "to": event.seq, "gap": gap})
 
     def call_of(self, booth: str, session: str) -> str | None:
         """The live call of ``booth``'s visit ``session``, None if it has none."""

@@ -47,7 +47,8 @@ class BridgeFacade(Protocol):
         ...
 
     def status(self) -> dict[str, Any]:
-        """``{"ts", "agents": [...], "queues": [...], "calls": [...], "booths": [...]}``.
+        """``{"ts", "agents": [...], "queues": [...], "calls": [...], "booths": [...],
+        "unknown_booths": [...]}``.
 
         agent: id, display_name, status, reason, since, in_status_s, call, pending, queues
         {id: level}, calls_taken;
@@ -55,7 +56,10 @@ class BridgeFacade(Protocol):
         call: id, booth, session, queue, status, agent, priority, entered, wait_s, position,
         clerk, consult (None or {agent, consultant, status});
         booth: id, queue, configured, online, state, detail, in_service, health {...}, since
-        (RFC 3339), emergency, last_seen, call."""
+        (RFC 3339), emergency, last_seen, seq_jumps, last_seq_jump (None or {ts, from, to,
+        gap}), call;
+        unknown_booths (the last 50 booth ids refused as not in the tenant config, newest
+        first): id, count, first_seen, last_seen (epoch s), topic (leaf of the last message)."""
         ...
 
     # narrow reads: one part of status() without building the rest (the API's routes use them)

@@ -107,6 +107,7 @@ class Bridge:
         mqtt: BridgeMqtt | None = None,
         agent_grace_s: float = 30.0,
         booth_offline_grace_s: float = 60.0,
+        booth_names: dict[str, str] | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.queues: dict[str, QueueSpec] = {q.id: q for q in queues}
@@ -128,6 +129,7 @@ class Bridge:
             publish=self._publish,
             loop=self._event_loop,
             offline_grace_s=booth_offline_grace_s,
+            names=booth_names,
         )
         self.booths: dict[str, BoothView] = self.registry.booths
         self.commands = BoothCommands(
@@ -189,7 +191,7 @@ class Bridge:
             return
         self._started = True
         self._loop = asyncio.get_running_loop()
-        self.registry.restore(self.store.booths())
+        self.registry.restore(self.store.booths(), self.store.unknown_booths())
         self.ingest.cursors = self.store.cursors()
         calls, agents, queue_rows = self.store.load_state()
         queues = {str(row["id"]): row for row in queue_rows if "id" in row}
@@ -304,8 +306,9 @@ class Bridge:
 
     # ------------------------------------------------------------------ booth simulation API
     async def call_requested(self, booth: str, session: str, queue: str | None = None) -> str:
-        """As if ``booth`` sent ``call_requested`` (tests; without MQTT)."""
-        b = self.registry.booth(booth)
+        """As if ``booth`` sent ``call_requested`` (tests; without MQTT). The booth is
+        registered as if the tenant config named it (over MQTT an unknown booth is refused)."""
+        b = self.registry.register(booth)
         call_id = uuid.uuid4().hex[:16]
         self.step(CallRequested(call_id, booth, session, queue or b.queue))
         return call_id
@@ -361,6 +364,7 @@ class Bridge:
             "queues": self.engine.queues_view(),
             "calls": calls,
             "booths": self.registry.views(),
+            "unknown_booths": self.registry.unknown.view(),
         }
 
     # narrow reads (the entries of status() without building the rest)

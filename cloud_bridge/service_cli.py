@@ -159,6 +159,7 @@ async def run_bridge(cfg: BridgeConfig, *, demo: bool = False) -> None:
         cfg.agent_specs(),
         store,
         booths={b.id: cfg.booth_queue(b.id) for b in cfg.booths},
+        booth_names={b.id: b.name for b in cfg.booths if b.name},
         default_queue=cfg.bridge.default_queue,
         mqtt=mqtt,
         agent_grace_s=cfg.bridge.agent_grace_s,
@@ -173,6 +174,7 @@ async def run_bridge(cfg: BridgeConfig, *, demo: bool = False) -> None:
         timezone=cfg.bridge.timezone,
         sl_threshold_s=cfg.kpi.sl_threshold_s,
         report_names=report_names(cfg),
+        trusted_proxies=cfg.http.trusted_proxies,
     )
     server = uvicorn.Server(
         uvicorn.Config(
@@ -182,6 +184,9 @@ async def run_bridge(cfg: BridgeConfig, *, demo: bool = False) -> None:
             log_config=None,
             access_log=False,
             lifespan="off",
+            # the client address is the socket's peer; X-Forwarded-For only from
+            # [http] trusted_proxies, which the app checks itself
+            proxy_headers=False,
             ws_ping_interval=20,
         )
     )
@@ -227,6 +232,7 @@ def collect_status(cfg: BridgeConfig) -> dict[str, Any]:
     try:
         calls, agents, queue_rows = store.load_state()
         booths = store.booths()
+        unknown = store.unknown_booths()
     finally:
         store.close()
     running = _running(cfg)
@@ -255,14 +261,31 @@ def collect_status(cfg: BridgeConfig) -> dict[str, Any]:
         "queues": engine.queues_view(),
         "calls": engine.calls_view(),
         "booths": booth_rows,
+        "unknown_booths": unknown,
     }
+
+
+def _when(ts: object) -> str:
+    if not isinstance(ts, int | float):
+        return "?"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def _alerts(booth: dict[str, Any]) -> str:
+    """The booth's alerts for the status table: jumps in its event numbering."""
+    jumps = booth.get("seq_jumps") or 0
+    last = booth.get("last_seq_jump") or {}
+    if not jumps:
+        return ""
+    return f"seq jump ×{jumps} (last {last.get('from')} → {last.get('to')})"
 
 
 def status(
     config: ConfigOpt,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object")] = False,
 ) -> None:
-    """Agents, queues with waiting calls, booths with state and health."""
+    """Agents, queues with waiting calls, booths with state, health and alerts, and the booths
+    refused for not being in the tenant config."""
     cfg = _load(config)
     try:
         data = collect_status(cfg)
@@ -304,7 +327,7 @@ def status(
         )
     out.print(t)
     t = Table(title="Booths")
-    for col in ("booth", "online", "state", "in service", "call", "health"):
+    for col in ("booth", "online", "state", "in service", "call", "health", "alerts"):
         t.add_column(col)
     for b in data["booths"]:
         bad = [
@@ -319,8 +342,22 @@ def status(
             {True: "yes", False: "NO", None: "?"}[b.get("in_service")],
             b.get("call") or "",
             ", ".join(bad) or ("ok" if b.get("health") else "?"),
+            _alerts(b),
         )
     out.print(t)
+    if data["unknown_booths"]:
+        t = Table(title="Refused: booths not in the tenant config (last 50)")
+        for col in ("booth id", "messages", "last topic", "first seen", "last seen"):
+            t.add_column(col)
+        for u in data["unknown_booths"]:
+            t.add_row(
+                str(u.get("id")),
+                str(u.get("count")),
+                str(u.get("topic") or ""),
+                _when(u.get("first_seen")),
+                _when(u.get("last_seen")),
+            )
+        out.print(t)
     if data["calls"]:
         t = Table(title="Calls")
         for col in ("call", "booth", "queue", "status", "agent", "position", "waiting"):

@@ -1,4 +1,5 @@
-"""The bridge's persistence: ACD entities, the call log, booth cursors and views, the audit log.
+"""The bridge's persistence: ACD entities, the call log, booth cursors and views, the audit log,
+the booths refused for not being in the tenant config.
 
 :class:`Store` is what the bridge needs; :class:`SQLiteStore` implements it with the standard
 library's ``sqlite3`` (WAL mode, one connection shared by threads under a lock). A PostgreSQL
@@ -7,9 +8,11 @@ backend can implement the same protocol later.
 The engine's entities (calls, agents, queues) are JSON-ready dicts that the store keeps as JSON
 text keyed by id, without looking inside. :meth:`Store.apply` writes one engine step atomically:
 the changed entities, the new log lines and (optionally) the booth event cursor
-``(booth, seq, event_id)`` of the event that caused the step. Applying an event whose seq is not
-beyond the booth's stored seq, or whose id was seen already, raises
-:class:`DuplicateEventError` and changes nothing, so replaying events after a crash is safe.
+``(booth, seq, event_id)`` of the event that caused the step. Applying an event whose id was
+seen already raises :class:`DuplicateEventError` and changes nothing, so replaying events after
+a crash is safe. Duplicates are told by id only: the stored seq is the seq of the booth's last
+applied event, an ordering hint (the bridge notices jumps with it), never a reason to refuse an
+event (one event with a forged, far-ahead seq would otherwise silence its booth).
 
 The file is shared with :mod:`cloud_bridge.users` (tables ``users`` and ``tokens``). The store
 marks it as a LISA database with ``PRAGMA application_id`` and versions its own tables with
@@ -32,7 +35,7 @@ from typing import Any, Protocol, runtime_checkable
 from cloud_bridge.acd.model import LogEntry
 
 APPLICATION_ID = 0x4C495341  # "LISA": marks the file as a LISA bridge database
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SEEN_EVENTS_KEEP = 100_000  # event ids remembered for de-duplication
 _PRUNE_EVERY = 1_000  # prune the remembered event ids every this many applies with a cursor
 _PAGE = 5_000  # log lines fetched per query by log_entries()
@@ -72,8 +75,13 @@ CREATE INDEX audit_ts ON audit (ts);
 CREATE INDEX audit_booth_ts ON audit (booth, ts);
 """
 
+# version 2: small named JSON documents of the bridge (the booths refused as unknown)
+_SCHEMA_V2 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, data TEXT NOT NULL);
+"""
+
 # schema version -> SQL that upgrades from the version before (1 is the initial schema)
-_MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+_MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
 
 _UPSERT = {
     table: f"INSERT INTO {table} (id, data) VALUES (?, ?) "
@@ -119,9 +127,9 @@ class Store(Protocol):
         log: Sequence[LogEntry],
         cursor: tuple[str, int, str] | None = None,
     ) -> None:
-        """In one transaction: upsert/delete the entities, append the log lines and advance the
+        """In one transaction: upsert/delete the entities, append the log lines and set the
         booth event cursor ``(booth, seq, event_id)``. Raises :class:`DuplicateEventError`
-        (nothing written) when ``seq`` is not beyond the booth's stored seq or the id was seen."""
+        (nothing written) when the event id was seen; any seq is taken (it is a hint)."""
         ...
 
     def load_state(
@@ -146,6 +154,14 @@ class Store(Protocol):
 
     def booths(self) -> dict[str, dict[str, Any]]:
         """Booth id -> the last view stored with :meth:`put_booth`."""
+        ...
+
+    def put_unknown_booths(self, entries: list[dict[str, Any]]) -> None:
+        """The bounded list of booths refused as not in the tenant config (replaces it)."""
+        ...
+
+    def unknown_booths(self) -> list[dict[str, Any]]:
+        """What :meth:`put_unknown_booths` stored last (empty when nothing)."""
         ...
 
     def append_audit(
@@ -315,9 +331,6 @@ class SQLiteStore:
                 raise
 
     def _advance_cursor(self, db: sqlite3.Connection, booth: str, seq: int, event_id: str) -> None:
-        row = db.execute("SELECT seq FROM cursors WHERE booth = ?", (booth,)).fetchone()
-        if row is not None and seq <= row[0]:
-            raise DuplicateEventError(booth, seq, event_id, f"is not beyond seq {row[0]}")
         if event_id:
             if db.execute("SELECT 1 FROM seen_events WHERE event_id = ?", (event_id,)).fetchone():
                 raise DuplicateEventError(booth, seq, event_id, "was applied already")
@@ -372,6 +385,22 @@ class SQLiteStore:
         with self._lock:
             rows = self._db.execute("SELECT id, data FROM booths ORDER BY id").fetchall()
         return {booth_id: json.loads(data) for booth_id, data in rows}
+
+    def put_unknown_booths(self, entries: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO meta (key, data) VALUES ('unknown_booths', ?) "
+                "ON CONFLICT (key) DO UPDATE SET data = excluded.data",
+                (_dumps(entries),),
+            )
+
+    def unknown_booths(self) -> list[dict[str, Any]]:
+        with self._lock:
+            row = self._db.execute("SELECT data FROM meta WHERE key = 'unknown_booths'").fetchone()
+        if row is None:
+            return []
+        entries: list[dict[str, Any]] = json.loads(row[0])
+        return entries
 
     # --------------------------------------------------------------------------------- audit
     def append_audit(

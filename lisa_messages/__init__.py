@@ -28,7 +28,16 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal, cast, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 PROTOCOL_VERSION = "v1"
 ROOT = f"lisa/{PROTOCOL_VERSION}"
@@ -39,6 +48,30 @@ OFFLINE = "offline"
 #: MQTT keepalive (s) of a booth unless its config says otherwise (booth config ``mqtt.keepalive``)
 DEFAULT_KEEPALIVE = 15
 
+#: how many characters of a received value an answer, an error or an audit entry echoes
+ECHO_MAX = 64
+
+
+def shorten(value: object, limit: int = ECHO_MAX) -> str:
+    """``value`` as text for echoing it back: at most ``limit`` characters (then "…"), and
+    always encodable as UTF-8 (lone surrogates are escaped)."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    if not text.isascii():
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _real_time(text: str) -> str:
+    """A timestamp that matches the pattern must also be a real time (no 30 February)."""
+    try:
+        parse_rfc3339(text)
+    except ValueError:
+        raise ValueError("not a valid date and time") from None
+    return text
+
+
 BoothId = Annotated[str, Field(pattern=BOOTH_ID_PATTERN, description="Booth id")]
 Timestamp = Annotated[
     str,
@@ -47,6 +80,7 @@ Timestamp = Annotated[
         description="RFC 3339 UTC timestamp",
         examples=["2026-11-28T20:10:52.123Z"],
     ),
+    AfterValidator(_real_time),
 ]
 
 
@@ -448,7 +482,9 @@ class Command(Message):
     @classmethod
     def _known(cls, value: str) -> str:
         if value not in COMMAND_ARGS:
-            raise ValueError(f"unknown command {value!r} (known: {', '.join(COMMAND_ARGS)})")
+            raise ValueError(
+                f"unknown command {shorten(value)!r} (known: {', '.join(COMMAND_ARGS)})"
+            )
         return value
 
     def parsed_args(self) -> Message:
@@ -479,14 +515,18 @@ class CallControl(Message):
     ts: Timestamp
 
 
-def validation_message(exc: Exception) -> str:
-    """A one-line, field-naming summary of a pydantic ValidationError."""
-    errors = getattr(exc, "errors", None)
-    if not callable(errors):
-        return str(exc)
+#: the longest :func:`validation_message` (the fields it names come from the message checked)
+VALIDATION_MESSAGE_MAX = 500
+
+
+def validation_message(exc: Exception, limit: int = VALIDATION_MESSAGE_MAX) -> str:
+    """A one-line, field-naming summary of a pydantic ValidationError, at most ``limit``
+    characters; field names and values from the checked message are shortened."""
+    if not isinstance(exc, ValidationError):
+        return shorten(exc, limit)
     parts = []
-    for err in errors():
-        where = ".".join(str(p) for p in err.get("loc", ())) or "(message)"
+    for err in exc.errors(include_url=False, include_input=False):
+        where = ".".join(shorten(p) for p in err.get("loc", ())) or "(message)"
         msg = "unknown field" if err.get("type") == "extra_forbidden" else err.get("msg", "")
-        parts.append(f"{where}: {msg}")
-    return "; ".join(parts)
+        parts.append(f"{where}: {shorten(msg, limit)}")
+    return shorten("; ".join(parts), limit)

@@ -14,8 +14,10 @@ It runs, each as it runs in production:
 A supervisor's view of the bridge's live events is printed as a compact log. Anyone can take
 over as an agent with ``lisa agent`` (accounts clearing1, sozial1, wohngeld1, super1, tech1,
 password ``demo``), watch with ``lisa bridge status`` or attach ``lisa sim console`` to a booth.
-It runs until Ctrl-C (or SIGTERM), then stops everything in order: citizens, agents (log out),
-booths and bridge (SIGTERM), broker.
+It runs until Ctrl-C (or SIGTERM, SIGHUP), then stops everything in order: citizens, agents (log
+out), booths and bridge (SIGTERM), broker; also when its output is gone (``lisa demo | tee log``
+and the terminal closed: later lines go to /dev/null). Its children never outlive it (Linux: the
+kernel SIGTERMs them when the demo dies).
 
 ``--auto`` (also when stdin is not a terminal) runs it for ``--duration`` seconds, prints
 ``lisa bridge status`` and a summary and exits 0 only when a call was answered, a call was
@@ -41,7 +43,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
@@ -91,22 +93,52 @@ class Stopped(Exception):
 
 
 # ----------------------------------------------------------------------------------- output
+def _to_devnull(stream: TextIO) -> None:
+    """Point ``stream``'s file descriptor at /dev/null: its reader went away (``lisa demo |
+    tee log`` and the terminal closed). What is still buffered, later lines and the flush at
+    exit then go nowhere instead of failing."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, stream.fileno())
+        finally:
+            os.close(devnull)
+
+
+def write_line(text: str, stream: TextIO | None = None) -> bool:
+    """``text`` and a newline to ``stream`` (stdout), flushed; False (and the stream sent to
+    /dev/null) when its pipe or terminal is gone: the demo runs on and stops as it should."""
+    stream = stream or sys.stdout
+    try:
+        print(text, file=stream, flush=True)
+    except (OSError, ValueError):  # BrokenPipeError, EIO of a hung-up terminal, closed
+        _to_devnull(stream)
+        return False
+    return True
+
+
 class Printer:
     """One line at a time (the citizens' thread and the asyncio tasks both print). After
-    :meth:`mute` the live log is silent (the summary is being printed, the demo goes down)."""
+    :meth:`mute` the live log is silent (the summary is being printed, the demo goes down).
+    Printing never fails: once the output is gone (:func:`write_line`) lines are dropped."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._muted = False
+        self.gone = False
+
+    def _write(self, text: str) -> None:
+        if not self.gone and not write_line(text):
+            self.gone = True
 
     def line(self, text: str = "") -> None:
         with self._lock:
-            print(text, flush=True)
+            self._write(text)
 
     def event(self, text: str) -> None:
         with self._lock:
             if not self._muted:
-                print(f"{time.strftime('%H:%M:%S')}  {text}", flush=True)
+                self._write(f"{time.strftime('%H:%M:%S')}  {text}")
 
     def mute(self) -> None:
         with self._lock:
@@ -299,9 +331,12 @@ def _die_with_parent() -> Callable[[], None] | None:
     except (OSError, AttributeError):
         return None
     pr_set_pdeathsig = 1
+    parent = os.getpid()
 
     def set_pdeathsig() -> None:
         prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # the demo died before the prctl took
+            os.kill(os.getpid(), signal.SIGTERM)
 
     return set_pdeathsig
 
@@ -726,7 +761,7 @@ async def run_demo(opts: Options) -> int:
         layout = plan(opts.workdir)
         wipe(layout)
     except DemoError as exc:
-        print(f"lisa demo: {exc}", file=sys.stderr)
+        write_line(f"lisa demo: {exc}", sys.stderr)
         return exc.code
     demo = Demo(opts, out, layout, lisa, lisa_shown, rng=random.Random(opts.seed))
     loop = asyncio.get_running_loop()
@@ -734,8 +769,8 @@ async def run_demo(opts: Options) -> int:
 
     def on_signal() -> None:
         if not demo.stop.is_set():
+            demo.stop.set()  # first: nothing may keep the demo from stopping
             out.line("\nstopping …")
-            demo.stop.set()
 
     for sig in signals:
         loop.add_signal_handler(sig, on_signal)
@@ -745,7 +780,7 @@ async def run_demo(opts: Options) -> int:
     except Stopped:
         code = 0
     except DemoError as exc:
-        print(f"lisa demo: {exc}", file=sys.stderr)
+        write_line(f"lisa demo: {exc}", sys.stderr)
         code = exc.code
     finally:
         await demo.shutdown()

@@ -15,22 +15,26 @@ One router per resource: :mod:`.auth` (login, logout, me, the portal session), :
 and faults), :mod:`.status` (status, queues, agents, audit), :mod:`.users` (accounts, own
 settings), :mod:`.wallboard`, :mod:`.reports`, :mod:`.events` (the WebSocket). They share the
 bridge, the accounts and the settings through :mod:`.deps` (kept on ``app.state``). The portal's
-static files are served at ``/`` by :mod:`.web`.
+static files are served at ``/`` by :mod:`.web`. Request bodies are limited in size by
+:mod:`.limits` (64 kB unless a route declares more), failed logins per name and per client
+address by :mod:`.limiter`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from cloud_bridge.api import agent, auth, booths, calls, events, reports, status, wallboard
+from cloud_bridge.api import limiter as login_limits
 from cloud_bridge.api import users as accounts
-from cloud_bridge.api.deps import PREFIX, ApiSettings
+from cloud_bridge.api.deps import PREFIX, ApiSettings, parse_networks
 from cloud_bridge.api.errors import ApiError, ErrorBody, errors, install_error_handlers
 from cloud_bridge.api.events import WS_GOING_AWAY, WS_UNAUTHORIZED, Connections
 from cloud_bridge.api.limiter import LoginLimiter
+from cloud_bridge.api.limits import DEFAULT_MAX_BODY, BodyLimit, body_limit
 from cloud_bridge.api.models import HealthResponse
 from cloud_bridge.api.redaction import RedactTokens, install_redaction, redact
 from cloud_bridge.api.web import WEB_ROOT, PortalMount
@@ -38,6 +42,7 @@ from cloud_bridge.ports import BridgeFacade
 from cloud_bridge.users import UserStore
 
 __all__ = [
+    "DEFAULT_MAX_BODY",
     "PREFIX",
     "WS_GOING_AWAY",
     "WS_UNAUTHORIZED",
@@ -46,6 +51,7 @@ __all__ = [
     "ErrorBody",
     "LoginLimiter",
     "RedactTokens",
+    "body_limit",
     "create_app",
     "redact",
 ]
@@ -65,6 +71,9 @@ def create_app(
     command_timeout_s: float = 10.0,
     ws_recheck_s: float = 30.0,
     limiter: LoginLimiter | None = None,
+    address_limiter: LoginLimiter | None = None,
+    trusted_proxies: Sequence[str] = (),
+    max_body: int = DEFAULT_MAX_BODY,
     timezone: str = "Europe/Berlin",
     sl_threshold_s: float = 20.0,
     report_names: Mapping[str, Mapping[str, str]] | None = None,
@@ -77,17 +86,22 @@ def create_app(
     it expired, was revoked or the account disabled); ``timezone``, ``sl_threshold_s``: the
     tenant's (the wallboard's day, the reports); ``report_names``: ``queue_names``,
     ``booth_names``, ``agent_names`` for the reports; ``web_root``: the portal's files served at
-    ``/`` (None: no portal)."""
+    ``/`` (None: no portal). ``limiter``, ``address_limiter``: the failed-login limits per user
+    name and per client address; ``trusted_proxies``: addresses or networks of reverse proxies
+    whose ``X-Forwarded-For`` names the client (else the socket's peer is the client; run
+    uvicorn with ``proxy_headers=False`` so that the peer is the socket's); ``max_body``: the
+    request body limit of routes without their own (:func:`body_limit`)."""
     install_redaction()
     app = FastAPI(
         title=title,
         version="1",
         description="Agents' and supervisors' API of the LISA bridge. See docs/agent-api.md.",
-        responses=errors(400, 422),  # 400: the body is not JSON
+        responses=errors(400, 413, 422),  # 400: the body is not JSON
     )
     app.state.bridge = bridge
     app.state.users = users
-    app.state.limiter = limiter or LoginLimiter()
+    app.state.limiter = limiter or login_limits.name_limiter()
+    app.state.address_limiter = address_limiter or login_limits.address_limiter()
     app.state.connections = Connections(bridge)
     app.state.settings = ApiSettings(
         token_ttl_s=token_ttl_s,
@@ -96,8 +110,10 @@ def create_app(
         timezone=timezone,
         sl_threshold_s=sl_threshold_s,
         report_names=dict(report_names or {}),
+        trusted_proxies=parse_networks(trusted_proxies),
     )
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, default=max_body)
     app.add_api_route("/healthz", healthz, response_model=HealthResponse, tags=["meta"])
     for module in (auth, agent, calls, booths, status, accounts, wallboard, reports, events):
         app.include_router(module.router)

@@ -14,7 +14,9 @@ from cloud_bridge.api.deps import (
     CSRF_COOKIE,
     PREFIX,
     SESSION_COOKIE,
+    AddressLimiterDep,
     BridgeDep,
+    ClientAddress,
     CurrentSession,
     CurrentUser,
     LimiterDep,
@@ -49,22 +51,38 @@ def user_out(bridge: BridgeFacade, user: User) -> UserOut:
     )
 
 
-async def check_login(body: LoginRequest, users: UserStore, limiter: LoginLimiter) -> User:
-    """The account for name and password; 429 while the name is rate limited, 401 (counted as
-    a failure) for a wrong password, an unknown name or a disabled account."""
+def _refuse(wait: float, scope: str, what: str) -> ApiError:
+    log.warning("login rate limited", extra={"limit": scope, "retry_after_s": round(wait)})
+    return ApiError(
+        429,
+        "rate_limited",
+        f"too many failed logins{what}; try again in {math.ceil(wait)} s",
+        {"Retry-After": str(math.ceil(wait))},
+    )
+
+
+async def check_login(
+    body: LoginRequest,
+    users: UserStore,
+    limiter: LoginLimiter,
+    address_limiter: LoginLimiter,
+    address: str,
+) -> User:
+    """The account for name and password; 429 while the client's address or the name is rate
+    limited, 401 (counted as a failure of both) for a wrong password, an unknown name or a
+    disabled account. A success forgets the name's failures, not the address's (one account
+    of its own must not let a client guess on at other names)."""
     name = body.username.strip().lower()
+    wait = address_limiter.retry_after(address)
+    if wait is not None:
+        raise _refuse(wait, "address", " from this address")
     wait = limiter.retry_after(name)
     if wait is not None:
-        log.warning("login rate limited", extra={"retry_after_s": round(wait)})
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"too many failed logins; try again in {math.ceil(wait)} s",
-            {"Retry-After": str(math.ceil(wait))},
-        )
+        raise _refuse(wait, "name", "")
     user = await asyncio.to_thread(users.authenticate, name, body.password)
     if user is None:
         limiter.failure(name)
+        address_limiter.failure(address)
         known = users.get(name) is not None
         log.warning("login failed", extra={"user": name if known else None, "known_user": known})
         raise ApiError(401, "invalid_credentials", "wrong user name or password")
@@ -78,13 +96,16 @@ async def login(
     bridge: BridgeDep,
     users: UsersDep,
     limiter: LimiterDep,
+    address_limiter: AddressLimiterDep,
+    address: ClientAddress,
     settings: SettingsDep,
 ) -> LoginResponse:
     """Exchange name and password for a bearer token (valid ``token_ttl_s``).
 
     After 5 failed attempts for a name within 5 minutes, that name gets 429 for 5 minutes
-    (``Retry-After`` header)."""
-    user = await check_login(body, users, limiter)
+    (``Retry-After`` header); after 20 failed attempts from one client address (any names)
+    within 5 minutes, that address gets 429 for 5 minutes."""
+    user = await check_login(body, users, limiter, address_limiter, address)
     token_ttl_s = settings.token_ttl_s
     token = users.issue_token(user.name, token_ttl_s)
     expires_at = users.token_expires_at(token) or users.now() + token_ttl_s
@@ -110,12 +131,14 @@ async def session_login(
     bridge: BridgeDep,
     users: UsersDep,
     limiter: LimiterDep,
+    address_limiter: AddressLimiterDep,
+    address: ClientAddress,
     settings: SettingsDep,
 ) -> SessionResponse:
     """The portal's login: as ``POST /login`` (same checks and rate limit), but the token is
     set as the cookie ``lisa_session`` (HttpOnly, SameSite=Strict, Secure over TLS) with the
     CSRF cookie ``lisa_csrf`` (readable by the page; also in the answer as ``csrf``)."""
-    user = await check_login(body, users, limiter)
+    user = await check_login(body, users, limiter, address_limiter, address)
     token_ttl_s = settings.token_ttl_s
     token = users.issue_token(user.name, token_ttl_s)
     expires_at = users.token_expires_at(token) or users.now() + token_ttl_s

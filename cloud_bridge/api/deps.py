@@ -6,7 +6,8 @@ route does the same way."""
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -33,6 +34,13 @@ CSRF_COOKIE = "lisa_csrf"  # double submit: the page sends it back as CSRF_HEADE
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(texts: Iterable[str]) -> tuple[Network, ...]:
+    """``["127.0.0.1", "10.0.0.0/8"]`` → networks (ValueError for one that is none)."""
+    return tuple(ipaddress.ip_network(t.strip(), strict=False) for t in texts)
+
 
 @dataclass(frozen=True)
 class ApiSettings:
@@ -44,6 +52,8 @@ class ApiSettings:
     timezone: str = "Europe/Berlin"  # the tenant's: the wallboard's day, the reports' days
     sl_threshold_s: float = 20.0
     report_names: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # the reverse proxies whose X-Forwarded-For is believed (none: the socket's peer counts)
+    trusted_proxies: tuple[Network, ...] = ()
 
 
 # ------------------------------------------------------------------------- shared state
@@ -72,6 +82,52 @@ BridgeDep = Annotated[BridgeFacade, Depends(get_bridge)]
 UsersDep = Annotated[UserStore, Depends(get_users)]
 LimiterDep = Annotated[LoginLimiter, Depends(get_limiter)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+
+
+def get_address_limiter(conn: HTTPConnection) -> LoginLimiter:
+    limiter: LoginLimiter = conn.app.state.address_limiter
+    return limiter
+
+
+AddressLimiterDep = Annotated[LoginLimiter, Depends(get_address_limiter)]
+
+
+# -------------------------------------------------------------------------- the client
+def _trusted(address: str, trusted: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in trusted)
+
+
+def forwarded_client(
+    peer: str | None, forwarded_for: str | None, trusted: Sequence[Network]
+) -> str:
+    """The client's address: the socket's ``peer``; when the peer is a trusted proxy, the
+    rightmost address of ``X-Forwarded-For`` that is no trusted proxy (each proxy appends the
+    address it got the request from; entries further left are the client's own say)."""
+    if peer is None:
+        return "unknown"
+    if not forwarded_for or not _trusted(peer, trusted):
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, trusted):
+            return hop[:64]
+    return hops[0] if hops else peer
+
+
+def client_address(conn: HTTPConnection) -> str:
+    """The calling client's address (:func:`forwarded_client` with the app's trusted
+    proxies); the login limit per address counts by it."""
+    settings = get_settings(conn)
+    peer = conn.client.host if conn.client else None
+    forwarded = ",".join(conn.headers.getlist("x-forwarded-for")) or None
+    return forwarded_client(peer, forwarded, settings.trusted_proxies)
+
+
+ClientAddress = Annotated[str, Depends(client_address)]
 
 
 # ---------------------------------------------------------------------------------- auth

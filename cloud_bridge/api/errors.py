@@ -42,6 +42,7 @@ HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    413: "too_large",
     422: "invalid",
     429: "rate_limited",
     500: "internal",
@@ -107,5 +108,6 @@ def install_error_handlers(app: FastAPI) -> None:
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
             where = ".".join(loc) or "body"
-            problems.append(f"{where}: {err.get('msg', 'invalid')}")
+            msg = "unknown field" if err.get("type") == "extra_forbidden" else err.get("msg")
+            problems.append(f"{where}: {msg or 'invalid'}")
         return JSONResponse({"error": "invalid", "detail": "; ".join(problems)}, status_code=422)

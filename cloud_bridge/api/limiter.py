@@ -1,4 +1,4 @@
-"""The login rate limit: failed logins per name, in memory."""
+"""The login rate limits: failed logins per user name and per client address, in memory."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from collections.abc import Callable
 
 
 class LoginLimiter:
-    """After ``max_failures`` failed logins for a name within ``window_s``, refuse logins for
-    that name for ``block_s`` (in memory: a bridge restart forgets)."""
+    """After ``max_failures`` failed logins for a key within ``window_s``, refuse logins for
+    that key for ``block_s`` (in memory: a bridge restart forgets). The API keeps two: per
+    user name (:func:`name_limiter`) and per client address (:func:`address_limiter`)."""
 
     def __init__(
         self,
@@ -62,3 +63,14 @@ class LoginLimiter:
             del self._failures[next(iter(self._failures))]
         for key in [k for k, until in self._blocked.items() if until <= now]:
             del self._blocked[key]
+
+
+def name_limiter() -> LoginLimiter:
+    """5 failures of one user name within 5 minutes: that name is refused for 5 minutes."""
+    return LoginLimiter(max_failures=5, window_s=300.0, block_s=300.0)
+
+
+def address_limiter() -> LoginLimiter:
+    """20 failures from one client address (any names) within 5 minutes: logins from that
+    address are refused for 5 minutes (trying many names is slowed down too)."""
+    return LoginLimiter(max_failures=20, window_s=300.0, block_s=300.0)

@@ -12,6 +12,13 @@ Role = Literal["agent", "supervisor", "technician", "admin"]  # cloud_bridge.por
 DISPLAY_NAME_RE = r"^[^\x00-\x1f]*$"  # printable: no control characters
 
 
+class _Request(BaseModel):
+    """Request bodies: a field the API does not know is refused (422 ``NAME: unknown field``),
+    not silently dropped (a typo would otherwise go unnoticed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class _View(BaseModel):
     """Status views: the main fields are documented; the answer is the bridge's view as it is
     (fields it does not have are left out, fields it adds are passed through)."""
@@ -87,12 +94,25 @@ class BoothView(_View):
     call: str | None = None
 
 
+class UnknownBoothView(_View):
+    id: str = Field(description="The booth id of the topic (at most 64 characters, then `…`).")
+    count: int | None = Field(None, description="Messages refused from it.")
+    first_seen: float | None = Field(None, description="Epoch seconds.")
+    last_seen: float | None = Field(None, description="Epoch seconds.")
+    topic: str | None = Field(None, description="Topic leaf of its last message, e.g. `event`.")
+
+
 class StatusResponse(_View):
     ts: float
     agents: list[AgentView] = Field(default_factory=list)
     queues: list[QueueView] = Field(default_factory=list)
     calls: list[CallView] = Field(default_factory=list)
     booths: list[BoothView] = Field(default_factory=list)
+    unknown_booths: list[UnknownBoothView] = Field(
+        default_factory=list,
+        description="Booths whose messages were refused because the tenant config does not "
+        "name them (the last 50, newest first): no call, no booth entry.",
+    )
 
 
 class AuditEntry(_View):
@@ -105,7 +125,7 @@ class AuditEntry(_View):
     outcome: str = Field(description="e.g. `denied: …`, `sent ID`, `ok ID`, `timeout ID`.")
 
 
-class LoginRequest(BaseModel):
+class LoginRequest(_Request):
     username: str = Field(min_length=1, max_length=63)
     password: str = Field(min_length=1, max_length=MAX_PASSWORD)
 
@@ -132,7 +152,7 @@ class MeResponse(BaseModel):
     agent: AgentView | None = Field(description="The ACD entry of this agent; null otherwise.")
 
 
-class AgentStatusRequest(BaseModel):
+class AgentStatusRequest(_Request):
     status: Literal["ready", "not_ready", "logged_out"]
     reason: str | None = Field(None, max_length=64, description="For not_ready (default `break`).")
 
@@ -142,15 +162,16 @@ class CallActionResponse(BaseModel):
     agent: AgentView | None = Field(description="The acting agent's entry.")
 
 
-class TransferRequest(BaseModel):
+class TransferRequest(_Request):
     # at least one target, also in the schema (so generated clients and fuzzers know)
     model_config = ConfigDict(
+        extra="forbid",
         json_schema_extra={
             "anyOf": [
                 {"properties": {"queue": {"type": "string"}}, "required": ["queue"]},
                 {"properties": {"clerk": {"type": "string"}}, "required": ["clerk"]},
             ]
-        }
+        },
     )
 
     queue: str | None = Field(
@@ -168,7 +189,7 @@ class TransferRequest(BaseModel):
         return self
 
 
-class BoothCommandRequest(BaseModel):
+class BoothCommandRequest(_Request):
     cmd: str = Field(
         min_length=1,
         max_length=64,
@@ -207,14 +228,14 @@ class UserEntry(BaseModel):
     is_agent: bool = Field(description="The account is an agent of the ACD (in the config).")
 
 
-class UserCreate(BaseModel):
+class UserCreate(_Request):
     name: str = Field(pattern=NAME_RE.pattern, description="Lowercase letters, digits, `-`.")
     role: Role
     password: str = Field(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD)
     display_name: str = Field("", max_length=MAX_DISPLAY_NAME, pattern=DISPLAY_NAME_RE)
 
 
-class UserPatch(BaseModel):
+class UserPatch(_Request):
     role: Role | None = None
     disabled: bool | None = Field(
         None, strict=True, description="true revokes all the user's sessions."
@@ -228,7 +249,7 @@ class UserPatch(BaseModel):
     )
 
 
-class UserSettingsBody(BaseModel):
+class UserSettingsBody(_Request):
     auto_accept: bool = Field(
         strict=True, description="Take offered calls without a click (the portal)."
     )
@@ -278,7 +299,10 @@ class ReportResponse(_View):
 class FaultEntry(_View):
     ts: str = Field(description="The booth's time of the event (RFC 3339).")
     seq: int
-    type: str = Field(description="health|selftest|error|protocol_error")
+    type: str = Field(
+        description="health|selftest|error|protocol_error; seq_jump: the bridge noticed a jump "
+        "in the booth's event numbering (`detail` says from where to where)."
+    )
     device: str | None = Field(None, description="health, selftest: the device slot.")
     status: str | None = Field(
         None, description="health: ok|degraded|unavailable; selftest: fail|error|not-present."

@@ -198,6 +198,16 @@ function offerFromState(me) {
   state.offers = offers;
 }
 
+/** My citizen was transferred away (blind: waiting / ringing) or handed over after a
+ * consultation (connected to the colleague): that ends my part (the engine sends my agent
+ * event: wrap-up). Seen in the call event or in the action's answer, whichever comes first. */
+function noteHandedAway(prev, entry) {
+  const me = myName();
+  if (!prev || prev.agent !== me || entry.agent === me || entry.kind === 'consult') return;
+  const handedOver = entry.status === 'connected' && entry.agent;
+  state.lastEnded = { call: prev, reason: handedOver ? 'completed' : 'transferred', at: serverNow() };
+}
+
 /** Apply one live event to the state. */
 export function applyEvent(ev) {
   const me = myName();
@@ -258,10 +268,7 @@ export function applyEvent(ev) {
           state.calls[entry.parent] = { ...parent, consult: { ...parent.consult, status: entry.status, consultant: entry.agent || parent.consult.consultant } };
         }
       }
-      if (prev && prev.agent === me && entry.agent !== me && entry.status !== 'connected') {
-        // my citizen was transferred away: that ends my part (the engine sends my agent event)
-        state.lastEnded = { call: prev, reason: 'transferred', at: serverNow() };
-      }
+      noteHandedAway(prev, entry);
       break;
     }
     case 'call_ended': {
@@ -281,8 +288,11 @@ export function applyEvent(ev) {
       const c = state.calls[ev.call];
       if (c) {
         const j = journeyOf(c);
-        if (ev.state === 'connected') j.push({ at: serverNow(), kind: 'consult', agent: ev.consultant });
-        else {
+        if (ev.state === 'connected') {
+          j.push({ at: serverNow(), kind: 'consult', agent: ev.consultant });
+          // the bridge sends no call event for this: the consult event is what enables "Übergeben"
+          if (c.consult) state.calls[ev.call] = { ...c, consult: { ...c.consult, status: 'connected', consultant: ev.consultant || c.consult.consultant } };
+        } else {
           j.push({ at: serverNow(), kind: 'consult_end', agent: ev.consultant, reason: ev.reason });
           state.calls[ev.call] = { ...c, consult: null };
         }
@@ -328,6 +338,7 @@ export function applyAgentEntry(agent, { keepOffers = false } = {}) {
 export function applyActionAnswer(ans) {
   if (!ans) return;
   if (ans.call) {
+    noteHandedAway(state.calls[ans.call.id], ans.call);
     state.calls[ans.call.id] = ans.call;
     track(ans.call);
     if (ans.call.status === 'connected') dropOffer(ans.call.id);

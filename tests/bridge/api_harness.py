@@ -73,7 +73,12 @@ class LiveApi:
         options = {"command_timeout_s": 0.5, **app_options}
         self.app = create_app(self.bridge, self.users, **options)
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+            self.app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="off",
+            proxy_headers=False,  # as `lisa bridge run`: the app decides whom to believe
         )
         self.server = _Server(config)
         self._task: asyncio.Task[None] | None = None

@@ -98,6 +98,7 @@ def test_minimal_config_defaults(tmp_path: Path) -> None:
     assert cfg.mqtt.username == "bridge" and cfg.mqtt.password_file is None
     assert cfg.http.host == "127.0.0.1" and cfg.http.port == 8080
     assert cfg.http.token_ttl_s == 43200 and cfg.kpi.sl_threshold_s == 20
+    assert cfg.http.trusted_proxies == []  # X-Forwarded-For is not believed
     assert cfg.acd.ring_timeout_s == 20 and cfg.acd.default_aht_s == 300
 
 
@@ -114,6 +115,14 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
         write(sub, BASE.replace('phone = "03984 70-0"', 'phone = "1"\ndatabase = "/x/b.db"'))
     )
     assert absolute.bridge.database == Path("/x/b.db")
+
+
+def test_trusted_proxies(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "[hours", '[http]\ntrusted_proxies = ["127.0.0.1", "10.0.0.0/8", "::1"]\n\n[hours'
+    )
+    cfg = load_bridge_config(write(tmp_path, text))
+    assert cfg.http.trusted_proxies == ["127.0.0.1", "10.0.0.0/8", "::1"]
 
 
 def test_overrides_merge_into_the_file(tmp_path: Path) -> None:
@@ -228,6 +237,12 @@ def test_wrong_type_shows_value_and_line(tmp_path: Path) -> None:
         ),
         ("[hours", '[mqtt]\nurl = "http://broker"\n\n[hours', "mqtt.url", "should match pattern"),
         ("[hours", "[http]\nport = 70000\n\n[hours", "http.port", "less than or equal to 65535"),
+        (
+            "[hours",
+            '[http]\ntrusted_proxies = ["127.0.0.1", "proxy.local"]\n\n[hours',
+            "http.trusted_proxies",
+            "'proxy.local' is no IP address or network",
+        ),
         ("[hours", "[kpi]\nsl_threshold_s = -1\n\n[hours", "kpi.sl_threshold_s", "greater than 0"),
         ("[hours", "[acd]\nring_timeout_s = 0\n\n[hours", "acd.ring_timeout_s", "greater than 0"),
         ('id = "gartz-01"', 'id = "Gartz 01"', "booth[0].id", "should match pattern"),

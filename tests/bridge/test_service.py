@@ -250,3 +250,158 @@ async def test_restart_tells_a_waiting_booth_its_position_and_estimate(tmp_path:
     # position 1, the queue's default talk time (300 s) for its one logged-in agent
     assert (msg.type, msg.position, msg.estimated_wait) == ("queued", 1, 300.0)
     await again.stop()
+
+
+# ------------------------------------------------------------------ seq jumps, unknown booths
+def presence(seq: int, event_id: str | None = None) -> bytes:
+    ev = parse_booth_event(
+        {"id": event_id or f"ev-{BOOTH}-{seq:06d}", "booth": BOOTH, "seq": seq}
+        | {"ts": now_rfc3339(), "type": "presence", "data": {"present": seq % 2 == 0}}
+    )
+    return dump_booth_event(ev)
+
+
+async def test_a_far_ahead_seq_is_alerted_and_does_not_silence_the_booth(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bridge, _ = await make(tmp_path)
+    await bridge.dispatch(SetReady("clearing1"))
+    caplog.set_level(logging.INFO, logger="lisa.bridge")
+    for seq in range(1, 4):
+        bridge._on_mqtt(topic("event"), presence(seq))
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    bridge._on_mqtt(topic("event"), presence(1003, "forged-1"))  # current + 1000
+    # the real events go on: handled, not dropped
+    bridge._on_mqtt(topic("event"), presence(4))
+    bridge._on_mqtt(topic("event"), event(5, "call_requested", session="s1"))
+    assert len(bridge.engine.calls) == 1
+    bridge._on_mqtt(topic("event"), event(5, "call_requested", session="s1"))  # duplicate id
+    assert len(bridge.engine.calls) == 1
+    jumps = [r for r in caplog.records if "numbering jumped" in r.getMessage()]
+    assert jumps and jumps[0].levelno == logging.WARNING
+    first = jumps[0].__dict__
+    assert first["booth"] == BOOTH and first["previous_seq"] == 3 and first["seq"] == 1003
+    assert first["gap"] == 999
+    # alerted: the booth's faults and its view in the status (also the stored one)
+    faults = bridge.booth_faults(BOOTH)
+    assert any(f["type"] == "seq_jump" and "999" in f["detail"] for f in faults)
+    (view,) = [b for b in bridge.status()["booths"] if b["id"] == BOOTH]
+    assert view["seq_jumps"] >= 1 and view["last_seq_jump"]["to"] in (1003, 4)
+    assert bridge.store.booths()[BOOTH]["seq_jumps"] == view["seq_jumps"]
+    # later consecutive events raise no further alert
+    count = len(jumps)
+    for seq in range(6, 10):
+        bridge._on_mqtt(topic("event"), presence(seq))
+    assert len([r for r in caplog.records if "numbering jumped" in r.getMessage()]) == count
+    assert bridge.store.cursors()[BOOTH] == 9
+    await bridge.stop()
+
+
+async def test_a_far_ahead_seq_is_no_reason_to_drop_events_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    bridge, _ = await make(tmp_path)
+    await bridge.dispatch(SetReady("clearing1"))
+    bridge._on_mqtt(topic("event"), presence(1))
+    bridge._on_mqtt(topic("event"), presence(5000, "forged-2"))
+    await bridge.stop()
+    again, _ = await make(tmp_path)
+    again._on_mqtt(topic("event"), event(2, "call_requested", session="s2"))
+    assert len(again.engine.calls) == 1
+    again._on_mqtt(topic("event"), presence(1))  # a replay: known by its id
+    assert again.store.cursors()[BOOTH] == 2
+    await again.stop()
+
+
+def unknown_topic(booth: str, leaf: str) -> str:
+    return f"{Topics(booth).base}/{leaf}"
+
+
+async def test_calls_from_booths_not_in_the_tenant_config_are_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bridge, rec = await make(tmp_path)
+    await bridge.dispatch(SetReady("clearing1"))
+    caplog.set_level(logging.INFO, logger="lisa.bridge")
+    for i in range(300):
+        booth = f"made-up-{i:03d}"
+        ev = parse_booth_event(
+            {"id": f"ev-{booth}-000001", "booth": booth, "seq": 1, "ts": now_rfc3339()}
+            | {"type": "call_requested", "data": {"session": f"s{i}"}}
+        )
+        bridge._on_mqtt(unknown_topic(booth, "event"), dump_booth_event(ev))
+        for leaf, payload in (
+            ("availability", b"online"),
+            ("state", b'{"booth": "x"}'),
+            ("health", b"{}"),
+            ("cmd/result", b"{}"),
+        ):
+            bridge._on_mqtt(unknown_topic(booth, leaf), payload)
+    bridge._on_mqtt(topic("event"), event(1, "call_requested", session="real"))
+    assert [c["booth"] for c in bridge.status()["calls"]] == [BOOTH]
+    assert list(bridge.registry.booths) == [BOOTH]  # no entry for made-up booths
+    assert set(bridge.store.booths()) <= {BOOTH}
+    assert not [t for t, _ in rec.published if "made-up" in t]  # nothing sent to them
+    unknown = bridge.status()["unknown_booths"]
+    assert len(unknown) == 50  # bounded: the last 50
+    assert unknown[0]["id"] == "made-up-299" and unknown[0]["count"] == 5
+    assert {"id", "count", "first_seen", "last_seen"} <= set(unknown[0])
+    refusals = [r for r in caplog.records if "not in the tenant config" in r.getMessage()]
+    assert 1 <= len(refusals) <= 3  # logged, rate-limited
+    assert refusals[0].levelno == logging.WARNING and refusals[0].__dict__["booth"]
+    await bridge.stop()
+    # the refusals are in the database for `lisa bridge status`
+    with SQLiteStore(tmp_path / "bridge.db") as store:
+        stored = store.unknown_booths()
+    assert [b["id"] for b in stored] == [b["id"] for b in unknown]
+
+
+async def test_a_booth_view_of_an_unknown_booth_is_not_restored(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "bridge.db") as store:  # written by an older bridge
+        store.put_booth("made-up-1", {"id": "made-up-1", "queue": "clearing", "online": True})
+    bridge, _ = await make(tmp_path)
+    assert list(bridge.registry.booths) == [BOOTH]
+    with pytest.raises(KeyError):
+        bridge.booth_faults("made-up-1")
+    await bridge.stop()
+
+
+async def test_bridge_status_shows_unknown_booths_and_seq_jumps(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cloud_bridge.cli import app
+    from cloud_bridge.config import load_bridge_config
+
+    example = Path(__file__).parents[2] / "cloud_bridge" / "examples" / "uckermark.toml"
+    config = tmp_path / "bridge.toml"
+    config.write_text(
+        example.read_text(encoding="utf-8").replace(
+            "/var/lib/lisa-bridge/uckermark.db", str(tmp_path / "uckermark.db")
+        ),
+        encoding="utf-8",
+    )
+    cfg = load_bridge_config(config)
+    bridge = Bridge(
+        cfg.queue_specs(),
+        cfg.agent_specs(),
+        SQLiteStore(cfg.bridge.database),
+        booths={b.id: cfg.booth_queue(b.id) for b in cfg.booths},
+        clock=LoopEpochClock(1_790_000_000.0),
+    )
+    await bridge.start()
+    bridge._on_mqtt(unknown_topic("intruder-7", "availability"), b"online")
+    bridge._on_mqtt(topic("event"), presence(1))
+    bridge._on_mqtt(topic("event"), presence(1001, "forged-3"))
+    await bridge.stop()
+    runner = CliRunner()
+    result = runner.invoke(app, ["status", "--config", str(config), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [(b["id"], b["count"]) for b in data["unknown_booths"]] == [("intruder-7", 1)]
+    (gartz,) = [b for b in data["booths"] if b["id"] == BOOTH]
+    assert gartz["seq_jumps"] == 1 and gartz["last_seq_jump"]["gap"] == 999
+    assert "intruder-7" not in {b["id"] for b in data["booths"]}
+    text = runner.invoke(app, ["status", "--config", str(config)], env={"COLUMNS": "200"})
+    assert text.exit_code == 0, text.output
+    assert "intruder-7" in text.output and "not in the tenant config" in text.output
+    assert "seq jump" in text.output

@@ -114,10 +114,10 @@ def test_an_exception_mid_apply_leaves_nothing(store: SQLiteStore) -> None:
     assert store.cursors() == {"b1": 2}
 
 
-def test_cursor_is_idempotent(store: SQLiteStore) -> None:
+def test_cursor_is_idempotent_by_event_id(store: SQLiteStore) -> None:
     store.apply(Changes(calls={"c": {"n": 1}}), [entry(1.0)], ("b1", 5, "e5"))
     store.apply(Changes(), [entry(1.5)], ("b2", 1, "x1"))  # booths have their own seq
-    for cursor in (("b1", 5, "e5"), ("b1", 4, "e4"), ("b1", 5, "other-id"), ("b2", 9, "e5")):
+    for cursor in (("b1", 5, "e5"), ("b1", 4, "e5"), ("b2", 9, "e5"), ("b2", 2, "x1")):
         with pytest.raises(DuplicateEventError) as info:
             store.apply(Changes(calls={"c": {"n": 2}}), [entry(2.0)], cursor)
         assert info.value.booth == cursor[0] and info.value.seq == cursor[1]
@@ -126,7 +126,19 @@ def test_cursor_is_idempotent(store: SQLiteStore) -> None:
     assert store.cursors() == {"b1": 5, "b2": 1}
     store.apply(Changes(calls={"c": {"n": 3}}), [entry(3.0)], ("b1", 7, "e7"))  # gaps are fine
     assert store.cursors() == {"b1": 7, "b2": 1}
+    # a seq that is not beyond the cursor is no duplicate (new id): applied, the cursor follows
+    # it (a seq is an ordering hint; one forged far-ahead seq must not silence a booth)
+    store.apply(Changes(calls={"c": {"n": 4}}), [entry(4.0)], ("b1", 6, "e6"))
+    assert store.cursors() == {"b1": 6, "b2": 1}
+    assert store.load_state()[0] == [{"n": 4}]
     assert isinstance(DuplicateEventError("b", 1, "e", "x"), StoreError)
+
+
+def test_unknown_booths_round_trip(store: SQLiteStore) -> None:
+    assert store.unknown_booths() == []
+    store.put_unknown_booths([{"id": "x-1", "count": 2}])
+    store.put_unknown_booths([{"id": "x-2", "count": 1}, {"id": "x-1", "count": 3}])
+    assert store.unknown_booths() == [{"id": "x-2", "count": 1}, {"id": "x-1", "count": 3}]
 
 
 def test_old_event_ids_are_forgotten(store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -228,6 +240,22 @@ def test_shares_the_file_with_the_user_accounts(tmp_path: Path) -> None:
     with SQLiteStore(path) as s:
         assert s.booths() == {"b1": {}}
         assert s._db.execute("SELECT name FROM users").fetchall() == [("anna",)]
+
+
+def test_a_version_1_database_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "bridge.db"
+    with SQLiteStore(path) as s:
+        s.put_booth("b1", {"x": 1})
+    db = sqlite3.connect(path)  # as the first LISA version left it
+    db.execute("DROP TABLE meta")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with SQLiteStore(path) as s:
+        assert s.booths() == {"b1": {"x": 1}}
+        s.put_unknown_booths([{"id": "x"}])
+        assert s.unknown_booths() == [{"id": "x"}]
+        assert s._db.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
 
 
 def test_refuses_a_newer_schema(tmp_path: Path) -> None:

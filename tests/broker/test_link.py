@@ -220,6 +220,10 @@ def test_booth_driven_only_with_mosquitto_clients(
         )
         bad = sub.expect(lambda t, d: t.endswith("/cmd/result") and d["id"] == "b1", "bad")
         assert not bad["ok"] and "brightness" in bad["error"]
+        impossible = {"id": "c1", "cmd": "ping", "args": {}, "expires_at": "2026-02-30T10:00:00Z"}
+        pub(mosquitto, portal, f"{base}/cmd", json.dumps(impossible))  # no such day: answered
+        no_day = sub.expect(lambda t, d: t.endswith("/cmd/result") and d["id"] == "c1", "date")
+        assert not no_day["ok"] and "expires_at" in no_day["error"]
         pub(mosquitto, portal, f"{base}/cmd", "this is not json")
         err = sub.expect(
             lambda t, d: t.endswith("/event") and d["type"] == "protocol_error", "protocol_error"
