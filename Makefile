@@ -8,9 +8,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HWSTAMP := $(VENV)/.installed-hardware
 # Debian packages the tests need (installed when missing; needs root or sudo)
-DEB_PACKAGES ?= systemd mosquitto mosquitto-clients libportaudio2 libusb-1.0-0 pcscd libpcsclite-dev libnfc6 libfreefare0 libfreefare-dev vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome gcc pulseaudio pulseaudio-utils libasound2-plugins chromium fonts-dejavu-core
+DEB_PACKAGES ?= systemd mosquitto mosquitto-clients libportaudio2 libusb-1.0-0 pcscd libpcsclite-dev libnfc6 libfreefare0 libfreefare-dev vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome gcc pulseaudio pulseaudio-utils libasound2-plugins chromium fonts-dejavu-core poppler-utils libnss3-tools
 
-.PHONY: all venv venv-hardware deps lint test test-fast scenarios demo bench docs clean
+.PHONY: all venv venv-hardware deps lint test test-fast scenarios demo bench soak docs clean
 
 all: test
 
@@ -63,6 +63,13 @@ bench: venv deps
 	$(BIN)/lisa bench link
 	$(BIN)/lisa bench acd
 	$(BIN)/lisa bench acd --e2e
+	$(BIN)/lisa bench portal
+
+# a whole simulated day (50 booths x 24 h, booths + bridge on virtual time, faults injected)
+# for each of SOAK_SEEDS; not part of `make test` (minutes). Exit 1 on any broken invariant.
+SOAK_SEEDS ?= 1 2 3
+soak: venv
+	@set -e; for seed in $(SOAK_SEEDS); do $(BIN)/lisa sim day --booths 50 --hours 24 --seed $$seed; done
 
 docs: venv
 	$(BIN)/lisa booth diagram --write docs/state-machine.md

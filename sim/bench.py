@@ -12,6 +12,10 @@ timed unit tests).
 ``lisa bench link`` (:mod:`sim.bench_link`): the booth's MQTT link through a private Mosquitto —
 event latency against bare paho, 1,000 events/s without loss, outbox replay after an outage,
 booth memory with the link up.
+
+``lisa bench portal`` (:mod:`sim.bench_portal`): the agents' portal against a real bridge
+process — page load to interactive in Chromium, an agent state change reaching 200 WebSockets,
+bridge memory with 200 sessions and 50 booths.
 """
 
 from __future__ import annotations
@@ -281,3 +285,51 @@ def bench_link(
 
 
 app.command("acd")(acd_command)
+
+
+@app.command("portal")
+def bench_portal(
+    loads: Annotated[int, typer.Option(min=1, help="Page loads measured (median)")] = 10,
+    sockets: Annotated[int, typer.Option(min=1, help="Agent WebSockets (sessions)")] = 200,
+    accounts: Annotated[int, typer.Option(min=1, help="ACD agent accounts")] = 20,
+    changes: Annotated[int, typer.Option(min=1, help="Timed agent status changes")] = 20,
+    booths: Annotated[int, typer.Option(min=1, help="Booths online (MQTT clients)")] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Portal numbers against a real bridge process: page load to interactive (Chromium),
+    a state change reaching every agent WebSocket, bridge memory with sessions and booths."""
+    from sim.bench_portal import print_report, run_portal_bench
+
+    try:
+        result = run_portal_bench(
+            lisa_executable(),
+            loads=loads,
+            sockets=sockets,
+            accounts=accounts,
+            changes=changes,
+            booths=booths,
+        )
+    except (FileNotFoundError, TimeoutError, RuntimeError) as exc:
+        print(f"lisa bench portal: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print_report(result)
+
+
+@app.command("signature")
+def bench_signature(
+    runs: Annotated[int, typer.Option(min=1, help="Measured sign + verify runs")] = 20,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Sign a 10-page PDF with visible signature and biometrics (PAdES B-B) and verify it:
+    p50 (targets: sign < 300 ms, verify < 100 ms)."""
+    from sim.sign_demo import bench_signature as run
+    from sim.sign_demo import print_bench
+
+    result = run(runs)
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print_bench(result)
