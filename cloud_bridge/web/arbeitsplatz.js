@@ -89,7 +89,7 @@ function StatusPanel() {
       <span id="reasons-label" class="group-label">${t('ws.reasons')}</span>
       <div class="row wrap">
         ${REASONS.map(
-          (r) => html`<button type="button" class="toggle" data-testid=${`reason-${r}`} aria-pressed=${shownReason === r ? 'true' : 'false'}
+          (r) => html`<button type="button" class=${`toggle${!notReady && shownReason === r ? ' chosen' : ''}`} data-testid=${`reason-${r}`} aria-pressed=${notReady && shownReason === r ? 'true' : 'false'}
             onClick=${() => pickReason(r)}>${label('reason', r)}</button>`,
         )}
       </div>

@@ -13,8 +13,12 @@ const PAGES = ['call', 'waiting', 'signing', 'transferring', 'welcome', 'farewel
 function summary(result) {
   if (result === null || result === undefined || typeof result !== 'object') return '';
   const parts = [];
-  for (const [k, v] of Object.entries(result)) {
-    if (v && typeof v === 'object') {
+  // a self-test answers {results: {slot: {outcome, message}}}: one line per device
+  const rows = result.results && typeof result.results === 'object' ? result.results : result;
+  for (const [k, v] of Object.entries(rows)) {
+    if (v && typeof v === 'object' && typeof v.outcome === 'string') {
+      parts.push(`${label('device', k)}: ${label('selftest', v.outcome)}`);
+    } else if (v && typeof v === 'object') {
       const inner = v.outcome ?? v.status ?? v.result ?? (v.passed === undefined ? null : v.passed ? 'bestanden' : 'nicht bestanden');
       parts.push(`${label('device', k)}: ${inner ?? JSON.stringify(v)}`);
     } else parts.push(`${label('device', k)}: ${v}`);

@@ -285,6 +285,11 @@ const de = {
   'health.degraded': 'eingeschränkt',
   'health.unavailable': 'ausgefallen',
   'health.none': 'keine Angaben',
+  'selftest.pass': 'bestanden',
+  'selftest.fail': 'nicht bestanden',
+  'selftest.error': 'Fehler',
+  'selftest.not-present': 'nicht vorhanden',
+  'health.critical': 'kritisch für den Betrieb',
   'health.all_ok': 'alle {n} in Ordnung',
   'health.problems': '{n} mit Störung',
 

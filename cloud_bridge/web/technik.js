@@ -82,7 +82,7 @@ function BoothCard({ b }) {
               return html`<tr key=${dev}>
                 <th scope="row">${label('device', dev)}</th>
                 <td class=${st === 'ok' ? 'ok-text' : st === 'none' ? '' : 'warn-text'}>${st === 'ok' ? html`<${Icon} name="ok" size=${16} />` : st === 'none' ? null : html`<${Icon} name="warn" size=${16} />`} ${label('health', st)}</td>
-                <td>${[h && h.reason, h && h.selftest ? `Selbsttest: ${h.selftest}` : null, h && h.critical ? 'kritisch' : null].filter(Boolean).join(' · ')}</td>
+                <td>${[h && h.reason, h && h.selftest ? `${t('booth.selftest')}: ${label('selftest', h.selftest)}` : null, h && h.critical ? t('health.critical') : null].filter(Boolean).join(' · ')}</td>
               </tr>`;
             })}
           </tbody>
