@@ -138,7 +138,8 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": T.SIGNATURE_REQUESTED, "source": "in_call.talking", "dest": "in_call.signing"},
     {"trigger": T.SIGNATURE_FINISHED, "source": "in_call.signing", "dest": "in_call.talking"},
     {"trigger": T.CALL_ENDED, "source": SESSION_STATES, "dest": "farewell"},
-    {"trigger": T.CALL_UNAVAILABLE, "source": ["occupied", "queued"], "dest": "farewell"},
+    # also after a transfer nobody took (max wait, the service closed): never stuck transferring
+    {"trigger": T.CALL_UNAVAILABLE, "source": SESSION_STATES, "dest": "farewell"},
     {"trigger": T.SESSION_END, "source": SESSION_STATES, "dest": "farewell"},
     {"trigger": T.PRESENCE_OFF, "source": SESSION_STATES, "dest": "farewell"},
     {"trigger": T.PRESENCE_OFF, "source": "farewell", "dest": "privacy_reset"},

@@ -144,3 +144,23 @@ class PenSamples(DeviceEvent):
     """A batch of pen samples (drivers batch them; a pad samples at >= 500 Hz)."""
 
     samples: tuple[PenSample, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PenContactChanged(DeviceEvent):
+    """Stroke boundary of a pen pad that reports the pen's state: ``down`` the pen touches the
+    pad (a stroke begins; the ``PenSamples`` that follow belong to it) or left it (the stroke
+    ended); ``in_range`` the pen is near enough to be tracked (hovering)."""
+
+    down: bool
+    in_range: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureInterrupted(DeviceEvent):
+    """The pad was lost while a signature was being captured (unplugged, read error): the ink
+    captured since the last ``enable()``/``clear()`` is void (``samples_discarded`` of it), so
+    nothing may be signed with it; the signature must be taken again (``clear()``, ``enable()``)."""
+
+    reason: str
+    samples_discarded: int

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from sim.day import day_command
 from sim.harness import INPUTS
 from sim.load import load_command
 
@@ -138,3 +139,60 @@ def plc_server(
 
 
 app.command("load")(load_command)
+app.command("day")(day_command)
+
+
+@app.command("sign")
+def sign(
+    input_pdf: Annotated[Path, typer.Argument(help="PDF to sign")],
+    output_pdf: Annotated[Path, typer.Argument(help="Signed PDF to write")],
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--state-dir",
+            help="Demo keys (created on first use). Default: $XDG_STATE_HOME/lisa-sim-sign or "
+            "./var/lisa-sim-sign",
+        ),
+    ] = None,
+    field: Annotated[str, typer.Option("--field", help="Signature field name")] = "Signature1",
+    page: Annotated[int, typer.Option("--page", help="Page (0-based) for a new field")] = 0,
+    box: Annotated[
+        str | None, typer.Option("--box", help="x1,y1,x2,y2 in points for a new field")
+    ] = None,
+    tsa: Annotated[str | None, typer.Option("--tsa", help="Timestamp authority URL (B-T)")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic strokes")] = 7,
+) -> None:
+    """Sign a PDF with a simulated citizen signature (synthetic strokes, 500 Hz, 1,024 pressure
+    levels), its sealed biometric data, and demo keys. Prints where the keys are."""
+    from booth.signing.pdf import SigningError, SignOptions
+    from sim.sign_demo import default_state_dir, sim_sign
+
+    directory = state_dir or default_state_dir()
+    rect: tuple[int, int, int, int] | None = None
+    if box:
+        try:
+            a, b, c, d = (int(v) for v in box.split(","))
+        except ValueError:
+            err.print("--box must be x1,y1,x2,y2", highlight=False)
+            raise typer.Exit(2) from None
+        rect = (a, b, c, d)
+    try:
+        data = input_pdf.read_bytes()
+        result, keys, created = sim_sign(
+            data, directory, SignOptions(field_name=field, page=page, box=rect, tsa_url=tsa), seed
+        )
+        output_pdf.write_bytes(result.pdf)
+    except (OSError, SigningError, ValueError) as exc:
+        err.print(f"[red]lisa sim sign:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
+    print(
+        f"signed {input_pdf} -> {output_pdf} (field {result.field_name}, PAdES {result.level}, "
+        f"biometric blob {result.blob_size} bytes, document sha256 {result.document_sha256})"
+    )
+    print(f"demo keys {'created' if created else 'reused'} in {keys.directory}:")
+    for what, path in keys.all.items():
+        print(f"  {what}: {path}")
+    print(
+        f"verify:  lisa signature verify --root {keys.root_cert} {output_pdf}\n"
+        f"decrypt: lisa signature biometrics --key {keys.bio_private} {output_pdf}"
+    )

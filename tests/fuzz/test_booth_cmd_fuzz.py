@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fuzz_counts import COUNTS, EXAMPLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,7 +28,7 @@ from sim.harness import example_config_data
 from sim.vtime import VirtualTimeLoop
 
 SETTINGS = settings(
-    max_examples=300,
+    max_examples=EXAMPLES,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -185,6 +186,7 @@ def test_any_bytes_on_cmd_get_exactly_one_answer_each(batch: list[bytes]) -> Non
     finally:
         loop.close()
         logger.removeHandler(records)
+    COUNTS["booth commands (cmd topic)"] += len(batch)
     assert link.pending_commands() == 0
     assert link._commands._running == {}
     expected = [usable_id(p) for p in batch]

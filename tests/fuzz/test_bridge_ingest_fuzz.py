@@ -8,6 +8,7 @@ import json
 import logging
 from typing import Any
 
+from fuzz_counts import COUNTS, EXAMPLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +20,7 @@ from lisa_messages import EVENT_TYPES
 from sim.vtime import VirtualTimeLoop
 
 SETTINGS = settings(
-    max_examples=300,
+    max_examples=EXAMPLES,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -164,6 +165,7 @@ def test_any_bytes_on_any_booth_topic(messages: list[tuple[str, bytes]]) -> None
     finally:
         loop.close()
         logger.removeHandler(records)
+    COUNTS["booth messages at the bridge"] += len(messages)
     # handled, not caught by the catch-all ("booth message failed")
     assert not records.records, [r.getMessage() for r in records.records]
     assert set(out["calls"]) <= set(CONFIGURED)
