@@ -69,7 +69,7 @@ bench: venv deps
 # for each of SOAK_SEEDS; not part of `make test` (minutes). Exit 1 on any broken invariant.
 SOAK_SEEDS ?= 1 2 3
 # and the fuzz tests with SOAK_FUZZ_EXAMPLES examples each (~100,000 generated messages per test)
-SOAK_FUZZ_EXAMPLES ?= 15000
+SOAK_FUZZ_EXAMPLES ?= 18000
 soak: venv
 	LISA_FUZZ_EXAMPLES=$(SOAK_FUZZ_EXAMPLES) $(BIN)/pytest -q -s -p no:cacheprovider tests/fuzz
 	@set -e; for seed in $(SOAK_SEEDS); do $(BIN)/lisa sim day --booths 50 --hours 24 --seed $$seed; done
