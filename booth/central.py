@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from booth.config import BoothConfig
 from booth.trace import Trace
 from hal.clock import Clock
-from lisa_messages import EventBody, Message
+from lisa_messages import CallControl, EventBody, Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +83,25 @@ class SignatureFinished(CentralEvent):
 
 
 CentralSink = Callable[[CentralEvent], None]
+
+
+def call_event(msg: CallControl) -> CentralEvent:
+    """What a ``call`` message from the bridge means for the booth."""
+    if msg.type == "queued":
+        return CallQueued(msg.session, msg.position or 1, msg.estimated_wait or 0.0)
+    if msg.type == "connected":
+        return CallConnected(msg.session, msg.queue or "", msg.agent or "")
+    if msg.type == "transferring":
+        return CallTransferring(msg.session, msg.queue or "")
+    if msg.type == "ended":
+        return CallEnded(msg.session, msg.reason or "hangup")
+    if msg.type == "unavailable":
+        return CallUnavailable(
+            msg.session, msg.reason or "", msg.opening_hours or "", msg.phone or ""
+        )
+    if msg.type == "signature_requested":
+        return SignatureRequested(msg.session)
+    return SignatureFinished(msg.session)
 
 
 class CommandHandler(Protocol):

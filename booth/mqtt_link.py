@@ -41,17 +41,10 @@ from pydantic import ValidationError
 
 from booth.central import (
     BoothBinding,
-    CallConnected,
-    CallEnded,
-    CallQueued,
-    CallTransferring,
-    CallUnavailable,
-    CentralEvent,
     CentralSink,
     LinkDown,
     LinkUp,
-    SignatureFinished,
-    SignatureRequested,
+    call_event,
 )
 from booth.config import BoothConfig
 from booth.outbox import Outbox
@@ -518,25 +511,8 @@ class MqttLink:
                 self.topics.call, f"invalid call message: {validation_message(exc)}"
             )
             return
-        event: CentralEvent
-        if msg.type == "queued":
-            event = CallQueued(msg.session, msg.position or 1, msg.estimated_wait or 0.0)
-        elif msg.type == "connected":
-            event = CallConnected(msg.session, msg.queue or "", msg.agent or "")
-        elif msg.type == "transferring":
-            event = CallTransferring(msg.session, msg.queue or "")
-        elif msg.type == "ended":
-            event = CallEnded(msg.session, msg.reason or "hangup")
-        elif msg.type == "unavailable":
-            event = CallUnavailable(
-                msg.session, msg.reason or "", msg.opening_hours or "", msg.phone or ""
-            )
-        elif msg.type == "signature_requested":
-            event = SignatureRequested(msg.session)
-        else:
-            event = SignatureFinished(msg.session)
         if self._sink is not None:
-            self._sink(event)
+            self._sink(call_event(msg))
 
 
 def create_mqtt_link(config: BoothConfig, clock: Clock, trace: Trace) -> MqttLink:

@@ -34,17 +34,10 @@ from pydantic import ValidationError
 
 from booth.central import (
     BoothBinding,
-    CallConnected,
-    CallEnded,
-    CallQueued,
-    CallTransferring,
-    CallUnavailable,
-    CentralEvent,
     CentralSink,
     LinkDown,
     LinkUp,
-    SignatureFinished,
-    SignatureRequested,
+    call_event,
 )
 from hal.clock import Clock
 from lisa_messages import (
@@ -258,25 +251,8 @@ class BusLink:
 
     def _on_call(self, payload: bytes) -> None:
         msg = CallControl.model_validate_json(payload)
-        event: CentralEvent
-        if msg.type == "queued":
-            event = CallQueued(msg.session, msg.position or 1, msg.estimated_wait or 0.0)
-        elif msg.type == "connected":
-            event = CallConnected(msg.session, msg.queue or "", msg.agent or "")
-        elif msg.type == "transferring":
-            event = CallTransferring(msg.session, msg.queue or "")
-        elif msg.type == "ended":
-            event = CallEnded(msg.session, msg.reason or "hangup")
-        elif msg.type == "unavailable":
-            event = CallUnavailable(
-                msg.session, msg.reason or "", msg.opening_hours or "", msg.phone or ""
-            )
-        elif msg.type == "signature_requested":
-            event = SignatureRequested(msg.session)
-        else:
-            event = SignatureFinished(msg.session)
         if self._sink is not None:
-            self._sink(event)
+            self._sink(call_event(msg))
 
     async def _answer(self, payload: bytes) -> None:
         """Execute a command (no idempotency store: the sim sends each command once)."""
