@@ -55,16 +55,14 @@ from booth.remote_commands import (
     decode_message,
     where_raised,
 )
+from booth.status import retained_health, retained_state
 from booth.trace import Trace
 from hal.clock import Clock
 from lisa_messages import (
     BRIDGE_AVAILABILITY,
     OFFLINE,
     ONLINE,
-    BoothHealth,
-    BoothState,
     CallControl,
-    DeviceHealth,
     EventBody,
     HealthReport,
     ProtocolErrorReport,
@@ -228,40 +226,16 @@ class MqttLink:
     def _publish_state(self) -> None:
         if self._booth is None:
             return
-        st = self._booth.status()
-        msg = BoothState(
-            booth=self.config.booth.id,
-            ts=now_rfc3339(self.clock.wall()),
-            state=st["state"],
-            detail=st["detail"],
-            since=now_rfc3339(self.clock.wall()),
-            session=st.get("session"),
-            door=st.get("door"),
-            sign=st.get("sign"),
-            screen=(st.get("screen") or {}).get("page"),
-            emergency=bool(st.get("emergency")),
-            software=st.get("software", ""),
+        msg = retained_state(
+            self.config.booth.id, now_rfc3339(self.clock.wall()), self._booth.status()
         )
         self._publish_retained(self.topics.state, msg.model_dump_json(exclude_none=True))
 
     def _publish_health(self) -> None:
         if self._booth is None:
             return
-        st = self._booth.status()
-        devices = {
-            slot: DeviceHealth(
-                status=info["health"]["status"],
-                reason=info["health"]["reason"],
-                critical=info["critical"],
-                selftest=info.get("selftest"),
-            )
-            for slot, info in st["devices"].items()
-        }
-        msg = BoothHealth(
-            booth=self.config.booth.id,
-            ts=now_rfc3339(self.clock.wall()),
-            in_service=not st["failures"],
-            devices=devices,
+        msg = retained_health(
+            self.config.booth.id, now_rfc3339(self.clock.wall()), self._booth.status()
         )
         self._publish_retained(self.topics.health, msg.model_dump_json(exclude_none=True))
 

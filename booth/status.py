@@ -7,6 +7,7 @@ import importlib.metadata
 from typing import TYPE_CHECKING, Any
 
 from booth.machine import top_state
+from lisa_messages import BoothHealth, BoothState, DeviceHealth
 
 if TYPE_CHECKING:
     from booth.controller import BoothController
@@ -52,3 +53,34 @@ def status_snapshot(ctrl: BoothController) -> dict[str, Any]:
         "failures": ctrl.critical_failures(),
         "devices": devices,
     }
+
+
+def retained_state(booth: str, ts: str, st: dict[str, Any]) -> BoothState:
+    """The retained ``state`` message from a :func:`status_snapshot`."""
+    return BoothState(
+        booth=booth,
+        ts=ts,
+        state=st["state"],
+        detail=st["detail"],
+        since=ts,
+        session=st.get("session"),
+        door=st.get("door"),
+        sign=st.get("sign"),
+        screen=(st.get("screen") or {}).get("page"),
+        emergency=bool(st.get("emergency")),
+        software=st.get("software", ""),
+    )
+
+
+def retained_health(booth: str, ts: str, st: dict[str, Any]) -> BoothHealth:
+    """The retained ``health`` message from a :func:`status_snapshot`."""
+    devices = {
+        slot: DeviceHealth(
+            status=info["health"]["status"],
+            reason=info["health"]["reason"],
+            critical=info["critical"],
+            selftest=info.get("selftest"),
+        )
+        for slot, info in st["devices"].items()
+    }
+    return BoothHealth(booth=booth, ts=ts, in_service=not st["failures"], devices=devices)

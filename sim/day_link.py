@@ -39,19 +39,17 @@ from booth.central import (
     LinkUp,
     call_event,
 )
+from booth.status import retained_health, retained_state
 from hal.clock import Clock
 from lisa_messages import (
     BRIDGE_AVAILABILITY,
     COMMAND_ARGS,
     OFFLINE,
     ONLINE,
-    BoothHealth,
-    BoothState,
     CallControl,
     CallRequest,
     Command,
     CommandResult,
-    DeviceHealth,
     EventBody,
     HealthReport,
     SelftestReport,
@@ -199,42 +197,13 @@ class BusLink:
     def _publish_state(self) -> None:
         if self._booth is None or not self.client.connected:
             return
-        st = self._booth.status()
-        now = now_rfc3339(self.clock.wall())
-        msg = BoothState(
-            booth=self.booth_id,
-            ts=now,
-            state=st["state"],
-            detail=st["detail"],
-            since=now,
-            session=st.get("session"),
-            door=st.get("door"),
-            sign=st.get("sign"),
-            screen=(st.get("screen") or {}).get("page"),
-            emergency=bool(st.get("emergency")),
-            software=st.get("software", ""),
-        )
+        msg = retained_state(self.booth_id, now_rfc3339(self.clock.wall()), self._booth.status())
         self.client.publish(self.topics.state, msg.model_dump_json(exclude_none=True), retain=True)
 
     def _publish_health(self) -> None:
         if self._booth is None or not self.client.connected:
             return
-        st = self._booth.status()
-        devices = {
-            slot: DeviceHealth(
-                status=info["health"]["status"],
-                reason=info["health"]["reason"],
-                critical=info["critical"],
-                selftest=info.get("selftest"),
-            )
-            for slot, info in st["devices"].items()
-        }
-        msg = BoothHealth(
-            booth=self.booth_id,
-            ts=now_rfc3339(self.clock.wall()),
-            in_service=not st["failures"],
-            devices=devices,
-        )
+        msg = retained_health(self.booth_id, now_rfc3339(self.clock.wall()), self._booth.status())
         self.client.publish(self.topics.health, msg.model_dump_json(exclude_none=True), retain=True)
 
     # ------------------------------------------------------------------ receiving
