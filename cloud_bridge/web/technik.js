@@ -68,7 +68,7 @@ function BoothCard({ b }) {
         ? html`<span class="ok-text"><${Icon} name="ok" size=${16} /> ${t('ov.is_online')}</span>`
         : html`<span class="err-text"><${Icon} name="offline" size=${16} /> ${t('ov.is_offline')}</span>`}
       <span>${t('tech.state')}: <strong>${boothState(b)}</strong></span>
-      <span>${b.in_service === false ? t('tech.out_of_service') : t('tech.in_service')}</span>
+      ${b.in_service === null || b.in_service === undefined ? null : html`<span>${b.in_service === false ? t('tech.out_of_service') : t('tech.in_service')}</span>`}
       ${b.emergency ? html`<span class="err-text"><strong>${t('tech.emergency')}</strong></span>` : null}
       <span class="muted">${t('tech.last_seen')}: ${dateTime(b.last_seen)}</span>
     </p>
