@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HWSTAMP := $(VENV)/.installed-hardware
 # Debian packages the tests need (installed when missing; needs root or sudo)
-DEB_PACKAGES ?= systemd mosquitto mosquitto-clients libportaudio2 libusb-1.0-0 pcscd libpcsclite-dev libnfc6 libfreefare0 libfreefare-dev vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome gcc pulseaudio pulseaudio-utils libasound2-plugins chromium fonts-dejavu-core poppler-utils libnss3-tools softhsm2
+DEB_PACKAGES ?= systemd mosquitto mosquitto-clients libportaudio2 libusb-1.0-0 pcscd libpcsclite-dev libnfc6 libfreefare0 libfreefare-dev vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome gcc pulseaudio pulseaudio-utils libasound2-plugins chromium fonts-dejavu-core poppler-utils libnss3-tools softhsm2 coturn
 
 .PHONY: all venv venv-hardware deps lint test test-fast scenarios demo bench soak docs clean
 

@@ -59,8 +59,10 @@ BOOTH_ACL_RULES: tuple[str, ...] = (
     f"pattern write {ROOT}/booth/%u/health",
     f"pattern write {ROOT}/booth/%u/event",
     f"pattern write {ROOT}/booth/%u/cmd/result",
+    f"pattern write {ROOT}/booth/%u/media/out",
     f"pattern read {ROOT}/booth/%u/cmd",
     f"pattern read {ROOT}/booth/%u/call",
+    f"pattern read {ROOT}/booth/%u/media",
     f"pattern read {BRIDGE_AVAILABILITY}",
 )
 #: The ACL lines of the bridge user (they follow ``user bridge``).
@@ -68,6 +70,7 @@ BRIDGE_ACL_RULES: tuple[str, ...] = (
     f"topic read {ROOT}/booth/+/#",
     f"topic write {ROOT}/booth/+/cmd",
     f"topic write {ROOT}/booth/+/call",
+    f"topic write {ROOT}/booth/+/media",
     f"topic readwrite {BRIDGE_AVAILABILITY}",
 )
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from booth.config import BoothConfig
 from booth.trace import Trace
 from hal.clock import Clock
-from lisa_messages import CallControl, EventBody, Message
+from lisa_messages import CallControl, EventBody, MediaControl, MediaReport, Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +137,16 @@ class CentralLink(Protocol):
         """Report one booth event (a call request, a state change, ...). Never blocks; also
         while the link is down (a durable link keeps it for later)."""
         ...
+
+
+@runtime_checkable
+class MediaLink(Protocol):
+    """A central link that also carries WebRTC signalling (the MQTT link's ``media`` and
+    ``media/out`` topics): the booth's media endpoint is bound to it."""
+
+    def bind_media(self, handler: Callable[[MediaControl], None]) -> None: ...
+
+    def send_media(self, report: MediaReport) -> None: ...
 
 
 CentralFactory = Callable[[BoothConfig, Clock, Trace], CentralLink]

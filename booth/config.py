@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from booth.media.config import MediaConfig
 from hal.base import DriverOptions
 from hal.events import DeviceKind
 from hal.registry import (
@@ -306,6 +307,7 @@ class BoothConfig(_Model):
     maintenance: MaintenanceConfig = Field(default_factory=MaintenanceConfig)
     control: ControlConfig = Field(default_factory=ControlConfig)
     screen: ScreenConfig = Field(default_factory=ScreenConfig)
+    media: MediaConfig = Field(default_factory=MediaConfig)
     central: CentralConfig = Field(
         description="The central side ([central] kind = 'mqtt' | 'sim' | 'none'); required."
     )

@@ -17,7 +17,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from booth.central import BoothBinding, CentralLink
+from booth.central import BoothBinding, CentralLink, MediaLink
 from booth.commands import CommandExecutor
 from booth.config import BoothConfig, ConfigError, deep_merge, parse_config
 from booth.controller import BoothController
@@ -30,6 +30,7 @@ from hal.base import DriverOptions
 from hal.clock import LoopClock
 from hal.events import SignState
 from hal.registry import CENTRALS, SIMULATORS, load_plugin
+from lisa_messages import MediaControl
 
 log = logging.getLogger("lisa.booth.daemon")
 
@@ -105,6 +106,7 @@ class BoothDaemon:
         self.notifier = SystemdNotifier()
         self.stop_event = asyncio.Event()
         self.inject: Injector | None = None
+        self.media: Any = None
 
     def _build(self, clock: LoopClock) -> BoothController:
         trace = Trace(clock.now)
@@ -124,7 +126,33 @@ class BoothDaemon:
         central.bind(
             BoothBinding(CommandExecutor(controller), controller.status, controller.settled)
         )
+        self.media = self._media(controller, central)
         return controller
+
+    def _media(self, controller: BoothController, central: CentralLink) -> Any:
+        """The WebRTC endpoint (booth/media), bound to a central link that carries signalling;
+        all media stops the moment the booth leaves the call (end, emergency, privacy reset)."""
+        if not self.config.media.enabled or not isinstance(central, MediaLink):
+            return None
+        from booth.media.endpoint import MediaEndpoint
+
+        endpoint = MediaEndpoint(self.config.media, controller.devices, central.send_media)
+
+        def on_control(msg: MediaControl) -> None:
+            session = controller.session
+            in_call = str(controller.state).startswith("in_call")
+            if msg.type != "stop" and (session is None or session.id != msg.session or not in_call):
+                log.info("media message outside the call ignored", extra={"type": msg.type})
+                return
+            endpoint.spawn(endpoint.handle(msg))
+
+        def on_state(state: str) -> None:
+            if not state.startswith("in_call") and endpoint.session is not None:
+                endpoint.spawn(endpoint.stop_all(f"left the call ({state})"))
+
+        central.bind_media(on_control)
+        controller.state_listeners.append(on_state)
+        return endpoint
 
     async def run(self) -> int:
         from booth.control import ControlServer
@@ -171,6 +199,8 @@ class BoothDaemon:
             log.info("booth daemon stopping")
             await controller.actuators.sign(SignState.OUT_OF_SERVICE)
             await control.stop()
+            if self.media is not None:
+                await self.media.close()
             if screens is not None:
                 await screens.stop()
             await controller.stop()
@@ -180,7 +210,7 @@ class BoothDaemon:
         """The kiosk's pages on 127.0.0.1 (config [screen]); the booth runs on without them."""
         if not self.config.screen.enabled:
             return None
-        screens = ScreenServer(controller, self.config)
+        screens = ScreenServer(controller, self.config, media=self.media)
         try:
             await screens.start()
         except OSError as exc:

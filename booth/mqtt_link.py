@@ -65,6 +65,8 @@ from lisa_messages import (
     CallControl,
     EventBody,
     HealthReport,
+    MediaControl,
+    MediaReport,
     ProtocolErrorReport,
     SelftestReport,
     StateReport,
@@ -124,6 +126,7 @@ class MqttLink:
         self._last_sent = 0
         self._acked: list[int] = []
         self._booth: BoothBinding | None = None
+        self._media: Callable[[MediaControl], None] | None = None
         self._rng = random.Random()
         self._dirty_state = False
         self._dirty_health = False
@@ -144,6 +147,17 @@ class MqttLink:
         """Give the link the controller's command executor, status snapshot and a way to wait
         until the controller has finished what it is doing (so snapshots are consistent)."""
         self._booth = booth
+
+    def bind_media(self, handler: Callable[[MediaControl], None]) -> None:
+        """Who gets the bridge's media signalling (``media``): the booth's media endpoint."""
+        self._media = handler
+
+    def send_media(self, report: MediaReport) -> None:
+        """A media report on ``media/out`` (QoS 1, not through the outbox: signalling is only
+        worth anything now; while the link is down it is dropped and the peers start over)."""
+        client = self._client
+        if client is not None and self._connected:
+            client.publish(self.topics.media_out, report.model_dump_json(exclude_none=True), qos=1)
 
     def _refresh_retained(self, state: bool = False, health: bool = False) -> None:
         """Publish state/health once the controller has settled (one publish for a burst)."""
@@ -351,7 +365,14 @@ class MqttLink:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._connected = True
         self.trace.record("central", event="mqtt connected", broker=f"{self.host}:{self.port}")
-        client.subscribe([(self.topics.cmd, 1), (self.topics.call, 1), (BRIDGE_AVAILABILITY, 1)])
+        client.subscribe(
+            [
+                (self.topics.cmd, 1),
+                (self.topics.call, 1),
+                (self.topics.media, 1),
+                (BRIDGE_AVAILABILITY, 1),
+            ]
+        )
         client.publish(self.topics.availability, ONLINE, qos=1, retain=True)
         self._publish_state()
         self._publish_health()
@@ -431,6 +452,8 @@ class MqttLink:
                 task.add_done_callback(self._answered)
             elif topic == self.topics.call:
                 self._on_call(payload)
+            elif topic == self.topics.media:
+                self._on_media(payload)
         except Exception as exc:  # one bad message must not stop the link
             leaf = topic.rsplit("/", 1)[-1]
             log.error(
@@ -487,6 +510,20 @@ class MqttLink:
             return
         if self._sink is not None:
             self._sink(call_event(msg))
+
+    def _on_media(self, payload: bytes) -> None:
+        data = self._decode(self.topics.media, payload)
+        if data is None:
+            return
+        try:
+            msg = MediaControl.model_validate(data)
+        except ValidationError as exc:
+            self._protocol_error(
+                self.topics.media, f"invalid media message: {validation_message(exc)}"
+            )
+            return
+        if self._media is not None:
+            self._media(msg)
 
 
 def create_mqtt_link(config: BoothConfig, clock: Clock, trace: Trace) -> MqttLink:

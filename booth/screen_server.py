@@ -25,7 +25,7 @@ import json
 import logging
 import math
 import socket
-from collections.abc import Awaitable, Callable, Generator, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -36,7 +36,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -213,8 +213,12 @@ class ScreenServer:
     uses ``screen``, ``state``, ``session``, ``devices``, ``screen_listeners`` and
     ``state_listeners``)."""
 
-    def __init__(self, controller: Any, config: BoothConfig, port: int | None = None) -> None:
+    def __init__(
+        self, controller: Any, config: BoothConfig, port: int | None = None, media: Any = None
+    ) -> None:
         self.controller = controller
+        #: the booth's media endpoint (booth.media.endpoint.MediaEndpoint) or None
+        self.media = media
         self.config = config.screen
         self.phone = config.central.phone
         self._port = self.config.port if port is None else port
@@ -266,6 +270,8 @@ class ScreenServer:
         self._server = _QuietServer(config)
         self.controller.screen_listeners.append(self._on_screen)
         self.controller.state_listeners.append(self._on_state)
+        if self.media is not None:
+            self.media.on_change = self._changed
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="screen-server")
         # uvicorn offers a flag, no event, for "listening"; it is set within milliseconds
         while not self._server.started and not self._task.done():  # noqa: ASYNC110
@@ -312,6 +318,7 @@ class ScreenServer:
             "volume": self.prefs.volume,
             "layout": self.layouts[kind],
             "sign": _sign(state),
+            "media": self.media.view() if self.media is not None else {"active": False},
             "site": {
                 "partners": list(self.config.partners),
                 "explainer_video": "/media/explainer" if self.video is not None else "",
@@ -352,6 +359,9 @@ class ScreenServer:
             Route("/api/signature/clear", self._signature_clear, methods=["POST"]),
             Route("/api/signature/confirm", self._signature_confirm, methods=["POST"]),
             Route("/media/explainer", self._explainer, methods=["GET"]),
+            Route("/media/stream/{peer}/{stream}.mjpg", self._mjpeg, methods=["GET"]),
+            Route("/api/rtt", self._rtt, methods=["POST"]),
+            Route("/api/media", self._media_stats, methods=["GET"]),
             WebSocketRoute("/ws", self._ws),
             Mount("/static", StaticFiles(directory=WEB_DIR), name="static"),
         ]
@@ -436,6 +446,53 @@ class ScreenServer:
         if not self._signing():
             return JSONResponse({"error": "not signing"}, 409)
         return JSONResponse({"accepted": True}, 202)
+
+    async def _mjpeg(self, request: Request) -> Response:
+        """A received video stream (the agent's camera, a shared screen) as MJPEG for an
+        ``<img>``; 404 when there is no such stream now."""
+        key = f"{request.path_params['peer']}/{request.path_params['stream']}"
+        if self.media is None or request.path_params["stream"] not in ("video", "share"):
+            return JSONResponse({"error": "no such stream"}, 404)
+        if not any(p["id"] == request.path_params["peer"] for p in self.media.view()["peers"]):
+            return JSONResponse({"error": "no such stream"}, 404)
+        from booth.media.display import BOUNDARY, multipart
+
+        async def parts() -> AsyncIterator[bytes]:
+            async for jpeg in self.media.hub.jpegs(key):
+                yield multipart(jpeg)
+
+        return StreamingResponse(
+            parts(),
+            media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def _media_stats(self, request: Request) -> Response:
+        """Counters of the call's media (frames and rates per peer; no content)."""
+        if self.media is None:
+            return JSONResponse({"active": False})
+        return JSONResponse(self.media.stats())
+
+    async def _rtt(self, request: Request) -> Response:
+        """What the citizen types on the touch display, as real-time text to the peers:
+        ``{"text": "…"}`` appends, ``{"erase": n}`` erases ``n`` characters."""
+        if not self._same_origin(request.headers):
+            return JSONResponse({"error": "forbidden origin"}, 403)
+        if self.media is None or not self.media.view()["active"]:
+            return JSONResponse({"error": "not in a call with media"}, 409)
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return JSONResponse({"error": "invalid", "fields": ["body"]}, 422)
+        text = body.get("text") if isinstance(body, dict) else None
+        erase = body.get("erase") if isinstance(body, dict) else None
+        if isinstance(text, str) and 0 < len(text) <= 1000:
+            self.media.send_text(text)
+        elif isinstance(erase, int) and 0 < erase <= 1000:
+            self.media.send_erase(erase)
+        else:
+            return JSONResponse({"error": "invalid", "fields": ["text", "erase"]}, 422)
+        return JSONResponse({"ok": True})
 
     async def _explainer(self, request: Request) -> Response:
         if self.video is None:

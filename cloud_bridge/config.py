@@ -33,6 +33,7 @@ from pydantic import (
 
 from cloud_bridge.acd.model import AgentSpec, QueueSpec, Strategy
 from cloud_bridge.hours import WEEKDAYS, OpeningHours, load_zone, parse_ranges
+from cloud_bridge.turn import IceServerConfig
 from lisa_common.config import ConfigError, Loc, deep_merge, format_errors, problem, read_toml
 from lisa_common.config import key_lines as key_lines
 from lisa_messages import BOOTH_ID_PATTERN
@@ -304,6 +305,18 @@ class AgentEntry(_Model):
     )
 
 
+class MediaSection(_Model):
+    """Live media between booths and agents (docs/media.md): the bridge only relays the
+    signalling; the STUN/TURN servers given here go to both ends with every offer."""
+
+    ice_servers: list[IceServerConfig] = Field(
+        default_factory=list,
+        description='STUN/TURN servers, e.g. `{ urls = ["turn:turn.example.org:3478"], '
+        "secret = … }`: coturn with `use-auth-secret` (time-limited credentials per peer) "
+        "or a fixed `username`/`credential`. Empty: direct connections only (one network).",
+    )
+
+
 class BridgeConfig(_Model):
     """The whole tenant configuration."""
 
@@ -312,6 +325,7 @@ class BridgeConfig(_Model):
     http: HttpSection = Field(default_factory=HttpSection)
     kpi: KpiSection = Field(default_factory=KpiSection)
     acd: AcdDefaults = Field(default_factory=AcdDefaults)
+    media: MediaSection = Field(default_factory=MediaSection)
     hours: dict[str, HoursTable] = Field(
         default_factory=dict, description="Named opening hours: `[hours.NAME]` tables."
     )

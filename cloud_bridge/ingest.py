@@ -71,7 +71,9 @@ class BoothIngest:
         commit: Callable[[list[Decision], Cursor | None], None],
         publish: Callable[[dict[str, Any]], None],
         faults: FaultLog | None = None,
+        media: Callable[[str, bytes], None] | None = None,
     ) -> None:
+        self.media = media  # the media matcher's booth side (``media/out``)
         self.registry = registry
         self.faults = faults if faults is not None else FaultLog()
         self.commands = commands
@@ -105,6 +107,9 @@ class BoothIngest:
             elif leaf == "cmd/result":
                 if (result := self._parse(booth_id, leaf, payload, CommandResult)) is not None:
                     self.commands.on_result(booth_id, result)
+            elif leaf == "media/out" and self.media is not None:
+                if len(payload) <= MAX_PAYLOAD:
+                    self.media(booth_id, payload)
         except Exception:  # one bad message must not stop the bridge
             log.exception("booth message failed", extra={"topic": topic})
 

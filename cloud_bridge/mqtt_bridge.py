@@ -24,7 +24,7 @@ from lisa_messages import BRIDGE_AVAILABILITY, OFFLINE, ONLINE, Topics
 
 log = logging.getLogger("lisa.bridge.mqtt")
 
-SUBSCRIPTIONS = ("event", "state", "health", "availability", "cmd/result")
+SUBSCRIPTIONS = ("event", "state", "health", "availability", "cmd/result", "media/out")
 
 
 class MqttUrlError(ValueError):

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol
 
 from cloud_bridge.acd.model import AgentSpec, Decision, Event, LogEntry, QueueSpec
+from cloud_bridge.media import MediaMatcher
 
 ROLES = ("agent", "supervisor", "technician", "admin")
 
@@ -40,6 +41,8 @@ class Subscription(Protocol):
 class BridgeFacade(Protocol):
     queues: dict[str, QueueSpec]
     agents: dict[str, AgentSpec]
+    #: who may have media with which booth, and the signalling relay (cloud_bridge.media)
+    media: MediaMatcher
 
     async def dispatch(self, event: Event) -> list[Decision]:
         """Hand one ACD event to the engine (persisted, then acted on). Raises

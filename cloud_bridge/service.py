@@ -33,9 +33,15 @@ from cloud_bridge.acd.model import (
     AgentSpec,
     AgentStatus,
     CallAbandoned,
+    CallerConnected,
+    CallerTransferring,
+    CallerUnavailable,
+    CallFinished,
     CallRequested,
     CancelTimer,
     Clock,
+    ConsultConnected,
+    ConsultEnded,
     Decision,
     EngineError,
     Event,
@@ -50,6 +56,7 @@ from cloud_bridge.clock import LoopEpochClock, SystemClock
 from cloud_bridge.commands import BoothCommands
 from cloud_bridge.effects import Effect, PublishLive, SendToBooth, effects_of, reannounce
 from cloud_bridge.ingest import BoothIngest, Cursor
+from cloud_bridge.media import IceFor, MediaMatcher
 from cloud_bridge.mqtt_bridge import BridgeMqtt
 from cloud_bridge.store import Changes, SQLiteStore, Store
 from lisa_messages import AnyBoothEvent, CallControl, Topics, now_rfc3339
@@ -59,6 +66,15 @@ __all__ = ["BoothView", "Bridge", "LoopEpochClock", "SystemClock"]
 log = logging.getLogger("lisa.bridge")
 
 SUBSCRIBER_BACKLOG = 1000
+#: the decisions after which the media matcher looks at the calls again
+MEDIA_DECISIONS = (
+    CallerConnected,
+    CallerTransferring,
+    CallerUnavailable,
+    CallFinished,
+    ConsultConnected,
+    ConsultEnded,
+)
 
 
 class _Subscription:
@@ -108,6 +124,7 @@ class Bridge:
         agent_grace_s: float = 30.0,
         booth_offline_grace_s: float = 60.0,
         booth_names: dict[str, str] | None = None,
+        ice_for: IceFor | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.queues: dict[str, QueueSpec] = {q.id: q for q in queues}
@@ -151,6 +168,14 @@ class Bridge:
             commit=self._commit,
             publish=self._publish,
             faults=self.faults,
+            media=self._media_from_booth,
+        )
+        self.media = MediaMatcher(
+            self._publish_mqtt,
+            ice_for or (lambda peer: []),
+            agent_names=lambda a: self.agents[a].display_name if a in self.agents else a,
+            agent_lost=self._media_unreachable,
+            clock=self.clock.time,
         )
         self._timers: dict[TimerKey, asyncio.TimerHandle] = {}
         self._subscribers: set[_Subscription] = set()
@@ -247,6 +272,21 @@ class Bridge:
 
     def _act(self, decisions: list[Decision]) -> None:
         self._carry_out(effects_of(decisions, self._call_view))
+        if any(isinstance(d, MEDIA_DECISIONS) for d in decisions):
+            self.media.reconcile(self.engine.calls_view())
+
+    # ------------------------------------------------------------------ media
+    def _publish_mqtt(self, topic: str, payload: str) -> None:
+        if self.mqtt is not None:
+            self.mqtt.publish(topic, payload)
+
+    def _media_from_booth(self, booth: str, payload: bytes) -> None:
+        self.media.from_booth(booth, payload)
+
+    def _media_unreachable(self, agent: str) -> None:
+        """The booth got no media with ``agent`` in time: the call goes to someone else."""
+        with contextlib.suppress(EngineError):
+            self.step(AgentConnectionLost(agent))
 
     def _carry_out(self, effects: Iterable[Effect]) -> None:
         for e in effects:

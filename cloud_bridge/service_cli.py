@@ -139,6 +139,7 @@ async def run_bridge(cfg: BridgeConfig, *, demo: bool = False) -> None:
     from cloud_bridge.report_cli import report_names
     from cloud_bridge.service import Bridge
     from cloud_bridge.store import SQLiteStore
+    from cloud_bridge.turn import ice_servers_for
     from cloud_bridge.users import UserStore
 
     db = cfg.bridge.database
@@ -164,6 +165,9 @@ async def run_bridge(cfg: BridgeConfig, *, demo: bool = False) -> None:
         mqtt=mqtt,
         agent_grace_s=cfg.bridge.agent_grace_s,
         booth_offline_grace_s=cfg.bridge.booth_offline_grace_s,
+        ice_for=lambda peer: [
+            dict(s) for s in ice_servers_for(cfg.media.ice_servers, peer, time.time())
+        ],
     )
     await bridge.start()
     app = create_app(

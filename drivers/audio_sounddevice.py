@@ -7,6 +7,13 @@ means the system default). Every measurement and tone opens its own callback str
 and a measurement can run at the same time (that is how the self-test hears its own tone), and a
 device that stops delivering is noticed through a timeout instead of a hung thread.
 
+The live streams of a call (``hal.devices.AudioStreams``: ``read_audio`` / ``write_audio``,
+mono s16le at 48 kHz) are one ``RawInputStream`` and one ``RawOutputStream``, opened on first
+use and kept open until ``stop_streams()``. Their callbacks exchange samples with the event
+loop through bounded byte rings (the oldest samples are dropped: a slow reader or a writer
+ahead of the loudspeaker never builds up latency beyond ~200 ms). A device with more channels
+gets the mono samples on every channel (out) or their mean (in).
+
 ``import sounddevice`` loads ``libportaudio2``; without it the import raises ``OSError``, the
 driver reports ``unavailable`` and its self-test ``not-present`` with the package to install.
 """
@@ -40,6 +47,12 @@ MISSING_LIBRARY_HINT = (
 FADE = 0.005
 #: Full scale of the int32 samples the driver records.
 _FULL_SCALE = float(2**31)
+#: Streams (``AudioStreams``): sample rate, bytes per sample, most playback queued (200 ms).
+STREAM_RATE = 48_000
+_SAMPLE_BYTES = 2
+MAX_PLAYBACK_BYTES = STREAM_RATE // 5 * _SAMPLE_BYTES
+#: Most capture kept for a reader that is behind (200 ms, or twice its request if larger).
+MAX_CAPTURE_BYTES = STREAM_RATE // 5 * _SAMPLE_BYTES
 
 Direction = Literal["input", "output"]
 
@@ -163,6 +176,10 @@ class SoundDeviceAudio(DeviceBase):
         self._np: Any = None
         self._missing: str | None = None
         self._loop_on = False
+        self._capture: _Capture | None = None
+        self._playback: _Playback | None = None
+        self._capture_lock = asyncio.Lock()
+        self._playback_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
         return (
@@ -183,8 +200,60 @@ class SoundDeviceAudio(DeviceBase):
         self.set_health(HealthStatus.OK, "")
 
     async def stop(self) -> None:
-        """Nothing stays open between requests (a tone or measurement under way ends by
-        itself)."""
+        """Close the call's streams; nothing else stays open between requests (a tone or
+        measurement under way ends by itself)."""
+        self.stop_streams()
+
+    # -- AudioStreams protocol --------------------------------------------------------------------
+    async def read_audio(self, frames: int) -> bytes:
+        """The next ``frames`` captured samples (mono s16le, 48 kHz), once they are in;
+        ``DeviceError`` when the microphone cannot be opened or stops delivering."""
+        if isinstance(frames, bool) or not isinstance(frames, int) or frames <= 0:
+            raise ValueError(f"frames must be a positive int, got {frames!r}")
+        capture = await self._open_capture()
+        wanted = frames * _SAMPLE_BYTES
+        capture.ring.limit = max(capture.ring.limit, 2 * wanted)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + frames / STREAM_RATE + self.options.timeout
+        while True:
+            capture.ready.clear()
+            data = capture.ring.take(wanted)
+            if data is not None:
+                if not self._health.ok:
+                    self.set_health(HealthStatus.OK, "")
+                return data
+            if capture.closed:
+                raise DeviceError(f"{self.name}: the audio input stream was closed")
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                self._close_capture()
+                reason = (
+                    f"audio input stalled ({frames} samples not captured within "
+                    f"{frames / STREAM_RATE + self.options.timeout:.1f} s)"
+                )
+                self._unavailable(reason)
+                raise DeviceError(f"{self.name}: {reason}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(capture.ready.wait(), remaining)
+
+    async def write_audio(self, pcm: bytes) -> None:
+        """Queue ``pcm`` (mono s16le, 48 kHz) for the loudspeaker and return; beyond 200 ms
+        queued the oldest samples are dropped. ``DeviceError`` when the output cannot be
+        opened or has stopped."""
+        if len(pcm) % _SAMPLE_BYTES:
+            raise ValueError(f"pcm must be whole 16-bit samples, got {len(pcm)} bytes")
+        playback = await self._open_playback()
+        if not playback.stream.active:
+            self._close_playback()
+            reason = "audio output stream stopped"
+            self._unavailable(reason)
+            raise DeviceError(f"{self.name}: {reason}")
+        playback.ring.put(pcm)
+
+    def stop_streams(self) -> None:
+        """Close the microphone and loudspeaker streams (idempotent)."""
+        self._close_capture()
+        self._close_playback()
 
     # -- AudioIO protocol -------------------------------------------------------------------------
     async def input_level(self, duration: float = 0.2) -> float:
@@ -263,6 +332,65 @@ class SoundDeviceAudio(DeviceBase):
             f"test tone raised the input level by {rise:.1f} dB ({levels})",
             details,
         )
+
+    # -- streams ----------------------------------------------------------------------------------
+    async def _open_capture(self) -> _Capture:
+        async with self._capture_lock:
+            if self._capture is not None and not self._capture.closed:
+                return self._capture
+            sd = self._require()
+            device = self._device("input")
+            capture = _Capture(self._np, asyncio.get_running_loop(), self.options.input_channels)
+            capture.stream = await self._open_stream(
+                sd.RawInputStream,
+                device=device.index,
+                channels=self.options.input_channels,
+                samplerate=STREAM_RATE,
+                dtype="int16",
+                latency="low",
+                callback=capture.callback,
+            )
+            try:
+                await self._start(capture.stream, "input")
+            except DeviceError:
+                capture.close()
+                raise
+            self._capture = capture
+            return capture
+
+    async def _open_playback(self) -> _Playback:
+        async with self._playback_lock:
+            if self._playback is not None and not self._playback.closed:
+                return self._playback
+            sd = self._require()
+            device = self._device("output")
+            playback = _Playback(self._np, self.options.output_channels)
+            playback.stream = await self._open_stream(
+                sd.RawOutputStream,
+                device=device.index,
+                channels=self.options.output_channels,
+                samplerate=STREAM_RATE,
+                dtype="int16",
+                latency="low",
+                callback=playback.callback,
+            )
+            try:
+                await self._start(playback.stream, "output")
+            except DeviceError:
+                playback.close()
+                raise
+            self._playback = playback
+            return playback
+
+    def _close_capture(self) -> None:
+        capture, self._capture = self._capture, None
+        if capture is not None:
+            capture.close()
+
+    def _close_playback(self) -> None:
+        playback, self._playback = self._playback, None
+        if playback is not None:
+            playback.close()
 
     # -- internals ----------------------------------------------------------------------------
     def _import(self) -> bool:
@@ -485,3 +613,99 @@ class _Tone:
         outdata[:] = wave.astype(np.float32)[:, None]
         self.position += frames
         return self.position >= self.total
+
+
+class _Ring:
+    """A bounded byte FIFO shared with PortAudio's callback thread; beyond ``limit`` bytes
+    the oldest are dropped (whole samples)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.dropped = 0  # bytes
+        self._data = bytearray()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def put(self, data: bytes) -> None:
+        with self._lock:
+            self._data += data
+            over = len(self._data) - self.limit
+            if over > 0:
+                over += over % _SAMPLE_BYTES
+                del self._data[:over]
+                self.dropped += over
+
+    def take(self, size: int) -> bytes | None:
+        """Exactly ``size`` bytes from the front, or ``None`` while fewer are there."""
+        with self._lock:
+            if len(self._data) < size:
+                return None
+            out = bytes(self._data[:size])
+            del self._data[:size]
+            return out
+
+    def take_up_to(self, size: int) -> bytes:
+        with self._lock:
+            out = bytes(self._data[:size])
+            del self._data[: len(out)]
+            return out
+
+
+class _Capture:
+    """The open microphone stream: its callback fills the ring and wakes the reader."""
+
+    def __init__(self, np: Any, loop: asyncio.AbstractEventLoop, channels: int) -> None:
+        self.np = np
+        self.loop = loop
+        self.channels = channels
+        self.ring = _Ring(MAX_CAPTURE_BYTES)
+        self.ready = asyncio.Event()
+        self.stream: Any = None
+        self.closed = False
+
+    def callback(self, indata: Any, _frames: int, _time: Any, _status: Any) -> None:
+        if self.channels > 1:
+            np = self.np
+            block = np.frombuffer(indata, dtype="<i2").reshape(-1, self.channels)
+            data = block.mean(axis=1).round().astype("<i2").tobytes()
+        else:
+            data = bytes(indata)
+        self.ring.put(data)
+        with contextlib.suppress(RuntimeError):  # loop closed meanwhile
+            self.loop.call_soon_threadsafe(self.ready.set)
+
+    def close(self) -> None:
+        self.closed = True
+        self.ready.set()
+        if self.stream is not None:
+            with contextlib.suppress(Exception):
+                self.stream.close(ignore_errors=True)
+
+
+class _Playback:
+    """The open loudspeaker stream: its callback plays what the ring holds (silence when
+    it runs dry)."""
+
+    def __init__(self, np: Any, channels: int) -> None:
+        self.np = np
+        self.channels = channels
+        self.ring = _Ring(MAX_PLAYBACK_BYTES)
+        self.stream: Any = None
+        self.closed = False
+
+    def callback(self, outdata: Any, frames: int, _time: Any, _status: Any) -> None:
+        data = self.ring.take_up_to(frames * _SAMPLE_BYTES)
+        if len(data) < frames * _SAMPLE_BYTES:
+            data += bytes(frames * _SAMPLE_BYTES - len(data))
+        if self.channels > 1:
+            samples = self.np.frombuffer(data, dtype="<i2")
+            data = self.np.repeat(samples, self.channels).tobytes()
+        outdata[:] = data
+
+    def close(self) -> None:
+        self.closed = True
+        if self.stream is not None:
+            with contextlib.suppress(Exception):
+                self.stream.close(ignore_errors=True)

@@ -157,6 +157,33 @@ class AudioIO(Device, Protocol):
     def induction_loop(self) -> bool: ...
 
 
+#: Sample rate of :class:`AudioStreams` (mono, signed 16-bit little-endian samples).
+STREAM_RATE = 48_000
+
+
+@runtime_checkable
+class AudioStreams(Protocol):
+    """Live audio of a call: the microphone as a stream of blocks, the loudspeaker as a queue.
+
+    Both sides are mono s16le at :data:`STREAM_RATE` and open lazily on first use.
+    """
+
+    async def read_audio(self, frames: int) -> bytes:
+        """The next ``frames`` captured samples (``2 * frames`` bytes); waits until the device
+        has captured them, so a caller is paced by the device in real time. Raises
+        ``DeviceError`` when the microphone cannot deliver."""
+        ...
+
+    async def write_audio(self, pcm: bytes) -> None:
+        """Queue ``pcm`` for playback and return at once. At most ~200 ms stay queued (the
+        oldest samples are dropped), so the loudspeaker's latency stays bounded."""
+        ...
+
+    def stop_streams(self) -> None:
+        """Close the streams that are open (idempotent; the next read/write opens again)."""
+        ...
+
+
 class DeviceError(Exception):
     """A device could not do what was asked; the message says what and why."""
 

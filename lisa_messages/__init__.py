@@ -16,6 +16,8 @@ topic                         direction    QoS/ret.   payload
 ``cmd``                       →booth       1          :class:`Command`
 ``cmd/result``                booth→       1          :class:`CommandResult`
 ``call``                      →booth       1          :class:`CallControl`
+``media``                     →booth       1          :class:`MediaControl` (WebRTC signalling)
+``media/out``                 booth→       1          :class:`MediaReport` (WebRTC signalling)
 ``lisa/v1/bridge/availability``  bridge→   1, ret.    ``online`` / ``offline`` (last will)
 ============================  ===========  =========  ==========================================
 
@@ -109,6 +111,8 @@ class Topics:
         self.cmd = f"{base}/cmd"
         self.cmd_result = f"{base}/cmd/result"
         self.call = f"{base}/call"
+        self.media = f"{base}/media"
+        self.media_out = f"{base}/media/out"
 
     @staticmethod
     def all_booths(leaf: str) -> str:
@@ -513,6 +517,90 @@ class CallControl(Message):
     opening_hours: str | None = None
     phone: str | None = None
     ts: Timestamp
+
+
+# ----------------------------------------------------------------------------- media
+#: the longest SDP accepted in a media message (an SDP of our five m-lines is ~6 kB)
+SDP_MAX = 60_000
+MediaPeerId = Annotated[
+    str,
+    Field(
+        pattern=r"^(agent|guest):[A-Za-z0-9._-]{1,64}$",
+        description="The remote media peer: `agent:<agent id>` or `guest:<invitation id>`",
+        examples=["agent:maria", "guest:3f9a1c"],
+    ),
+]
+
+
+class IceServer(Message):
+    """One STUN/TURN server as WebRTC's ``RTCIceServer`` (credentials minted per peer)."""
+
+    urls: list[Annotated[str, Field(pattern=r"^(stun|turns?):", max_length=300)]] = Field(
+        min_length=1, max_length=8
+    )
+    username: str | None = Field(None, max_length=200)
+    credential: str | None = Field(None, max_length=200)
+
+
+class MediaControl(Message):
+    """QoS 1 on ``media``: WebRTC signalling from the bridge to the booth.
+
+    ``join``: ``peer`` (the agent connected to the call, or an invited guest) is ready for media
+    — the booth makes a fresh offer to it (also when it already has one: a reloaded page, a
+    watchdog on the other side). ``answer``: the peer's SDP answer to the offer ``pc``.
+    ``leave``: that peer's media stops. ``stop``: all media of the session stops at once.
+    Messages for another ``session`` than the booth's current one are ignored."""
+
+    id: str = Field(min_length=1, max_length=64)
+    session: str = Field(min_length=1, max_length=64)
+    type: Literal["join", "answer", "leave", "stop"]
+    peer: MediaPeerId | None = None
+    role: Literal["agent", "interpreter", "clerk"] | None = None
+    name: str | None = Field(None, max_length=80, description="Display name for the booth screen")
+    pc: str | None = Field(None, min_length=1, max_length=64, description="The offer answered")
+    sdp: str | None = Field(None, max_length=SDP_MAX)
+    ice_servers: list[IceServer] = Field(default_factory=list, max_length=8)
+    reason: str | None = Field(None, max_length=200)
+    ts: Timestamp
+
+    @model_validator(mode="after")
+    def _fields_of_type(self) -> MediaControl:
+        need = {"join": ("peer", "role"), "answer": ("peer", "pc", "sdp"), "leave": ("peer",)}
+        missing = [f for f in need.get(self.type, ()) if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"a {self.type} message needs {', '.join(missing)}")
+        return self
+
+
+class MediaReport(Message):
+    """QoS 1 on ``media/out``: WebRTC signalling and media state from the booth.
+
+    ``offer``: the booth's SDP offer ``pc`` for ``peer`` (complete, ICE candidates included:
+    no trickle). ``state``: the media of ``peer`` is ``connecting``, ``connected``,
+    ``recovering`` (no media for the watchdog's time: a new offer follows) or ``closed``;
+    ``devices`` says which media devices work. ``unreachable``: no media with ``peer`` within
+    the booth's connect timeout — the bridge offers the call to someone else."""
+
+    id: str = Field(min_length=1, max_length=64)
+    session: str = Field(min_length=1, max_length=64)
+    type: Literal["offer", "state", "unreachable"]
+    peer: MediaPeerId
+    pc: str | None = Field(None, min_length=1, max_length=64)
+    sdp: str | None = Field(None, max_length=SDP_MAX)
+    state: Literal["connecting", "connected", "recovering", "closed"] | None = None
+    devices: dict[str, Literal["ok", "degraded", "unavailable"]] = Field(
+        default_factory=dict, max_length=16
+    )
+    reason: str | None = Field(None, max_length=200)
+    ts: Timestamp
+
+    @model_validator(mode="after")
+    def _fields_of_type(self) -> MediaReport:
+        need = {"offer": ("pc", "sdp"), "state": ("state",)}
+        missing = [f for f in need.get(self.type, ()) if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"a {self.type} message needs {', '.join(missing)}")
+        return self
 
 
 #: the longest :func:`validation_message` (the fields it names come from the message checked)

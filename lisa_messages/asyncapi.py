@@ -310,6 +310,80 @@ def _examples() -> dict[str, list[tuple[str, Any]]]:
                 },
             ),
         ],
+        "mediaControl": [
+            (
+                "join",
+                {
+                    "id": "m-0001",
+                    "session": "s-5f2c9a1e",
+                    "type": "join",
+                    "peer": "agent:mueller",
+                    "role": "agent",
+                    "name": "Frau Müller",
+                    "ice_servers": [
+                        {
+                            "urls": ["turn:turn.example.org:3478?transport=udp"],
+                            "username": "1764789000:gartz-01",
+                            "credential": "q0B4…",
+                        }
+                    ],
+                    "ts": EXAMPLE_TS,
+                },
+            ),
+            (
+                "answer",
+                {
+                    "id": "m-0002",
+                    "session": "s-5f2c9a1e",
+                    "type": "answer",
+                    "peer": "agent:mueller",
+                    "pc": "p-7d1e",
+                    "sdp": "v=0\r\no=- 4611 2 IN IP4 127.0.0.1\r\n…",
+                    "ts": EXAMPLE_TS,
+                },
+            ),
+            (
+                "stop",
+                {
+                    "id": "m-0003",
+                    "session": "s-5f2c9a1e",
+                    "type": "stop",
+                    "reason": "ended",
+                    "ts": EXAMPLE_TS,
+                },
+            ),
+        ],
+        "mediaReport": [
+            (
+                "offer",
+                {
+                    "id": "o-0001",
+                    "session": "s-5f2c9a1e",
+                    "type": "offer",
+                    "peer": "agent:mueller",
+                    "pc": "p-7d1e",
+                    "sdp": "v=0\r\no=- 3920 0 IN IP4 0.0.0.0\r\n…",
+                    "ts": EXAMPLE_TS,
+                },
+            ),
+            (
+                "degraded",
+                {
+                    "id": "o-0002",
+                    "session": "s-5f2c9a1e",
+                    "type": "state",
+                    "peer": "agent:mueller",
+                    "pc": "p-7d1e",
+                    "state": "connected",
+                    "devices": {
+                        "camera_main": "ok",
+                        "camera_document": "unavailable",
+                        "audio": "ok",
+                    },
+                    "ts": EXAMPLE_TS,
+                },
+            ),
+        ],
     }
 
 
@@ -401,6 +475,28 @@ CHANNELS: tuple[ChannelSpec, ...] = (
         "The central side tells the booth what happens to its call (queue, agent, end).",
     ),
     ChannelSpec(
+        "media",
+        f"{BOOTH_BASE}/media",
+        "bridge",
+        False,
+        "mediaControl",
+        "receiveMediaControl",
+        "Media signalling to the booth",
+        "WebRTC signalling relayed by the bridge: a peer that may see the citizen is ready "
+        "(`join`), its SDP answer, its leaving, or the end of all media (see docs/media.md).",
+    ),
+    ChannelSpec(
+        "mediaOut",
+        f"{BOOTH_BASE}/media/out",
+        "booth",
+        False,
+        "mediaReport",
+        "sendMediaReport",
+        "Media signalling from the booth",
+        "The booth's SDP offers (one per peer and attempt), media state per peer and "
+        "`unreachable` when no media came up in time (see docs/media.md).",
+    ),
+    ChannelSpec(
         "bridgeAvailability",
         lm.BRIDGE_AVAILABILITY,
         "bridge",
@@ -425,6 +521,8 @@ MESSAGE_MODELS: dict[str, type[lm.Message] | TypeAdapter[lm.AnyBoothEvent]] = {
     "command": lm.Command,
     "commandResult": lm.CommandResult,
     "callControl": lm.CallControl,
+    "mediaControl": lm.MediaControl,
+    "mediaReport": lm.MediaReport,
 }
 
 MESSAGE_SUMMARIES: dict[str, str] = {
@@ -435,6 +533,8 @@ MESSAGE_SUMMARIES: dict[str, str] = {
     "command": "A remote command for the booth",
     "commandResult": "The answer to a command",
     "callControl": "What happens to the booth's call",
+    "mediaControl": "WebRTC signalling for the booth",
+    "mediaReport": "WebRTC signalling and media state from the booth",
 }
 
 #: what :data:`lisa_messages.BoothEvent` says (an alias has no docstring at run time)
@@ -634,6 +734,8 @@ def _message_descriptions() -> dict[str, str]:
         "command": _commands_description(),
         "commandResult": _doc(lm.CommandResult),
         "callControl": _call_description(),
+        "mediaControl": _doc(lm.MediaControl),
+        "mediaReport": _doc(lm.MediaReport),
     }
 
 

@@ -196,3 +196,28 @@ def sign(
         f"verify:  lisa signature verify --root {keys.root_cert} {output_pdf}\n"
         f"decrypt: lisa signature biometrics --key {keys.bio_private} {output_pdf}"
     )
+
+
+@app.command("media-check")
+def media_check(
+    seconds: Annotated[float, typer.Option(min=1, help="How long media is measured")] = 5.0,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object")] = False,
+) -> None:
+    """A simulated booth and an agent's media peer through the real signalling path on
+    loopback (embedded broker, the real bridge): setup time, frame rates both ways, audio,
+    glass-to-glass latency, audio/video offset, real-time text. Exit 1 when media failed."""
+    import asyncio
+
+    from sim.media_check import measure, print_result
+
+    try:
+        result = asyncio.run(measure(seconds))
+    except (TimeoutError, RuntimeError, OSError) as exc:
+        err.print(f"[red]media check failed:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print_result(result)
+    ok = (result.get("booth_to_agent_fps") or 0) > 0 and result.get("audio_ok")
+    raise typer.Exit(0 if ok else 1)

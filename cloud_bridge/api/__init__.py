@@ -27,7 +27,17 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from cloud_bridge.api import agent, auth, booths, calls, events, reports, status, wallboard
+from cloud_bridge.api import (
+    agent,
+    auth,
+    booths,
+    calls,
+    events,
+    media,
+    reports,
+    status,
+    wallboard,
+)
 from cloud_bridge.api import limiter as login_limits
 from cloud_bridge.api import users as accounts
 from cloud_bridge.api.deps import PREFIX, ApiSettings, parse_networks
@@ -115,7 +125,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodyLimit, default=max_body)
     app.add_api_route("/healthz", healthz, response_model=HealthResponse, tags=["meta"])
-    for module in (auth, agent, calls, booths, status, accounts, wallboard, reports, events):
+    for module in (auth, agent, calls, booths, status, accounts, wallboard, reports, events, media):
         app.include_router(module.router)
     if web_root is not None:  # last: every route of the API comes first
         app.router.routes.append(PortalMount(web_root))

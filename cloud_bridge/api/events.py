@@ -21,6 +21,7 @@ from cloud_bridge.api.deps import (
     UsersDep,
     same_origin,
 )
+from cloud_bridge.media import MediaClient
 from cloud_bridge.ports import BridgeFacade
 
 log = logging.getLogger("lisa.bridge.api")
@@ -119,7 +120,14 @@ async def events(
                 frame = json.loads(text)
             except ValueError:
                 frame = None
-            if isinstance(frame, dict) and frame.get("type") == "ping":
+            if (
+                isinstance(frame, dict)
+                and isinstance(frame.get("type"), str)
+                and frame["type"].startswith("media.")
+                and media_client is not None
+            ):
+                await bridge.media.from_client(media_client, frame)
+            elif isinstance(frame, dict) and frame.get("type") == "ping":
                 if users.user_for_token(token) is None:
                     await close(WS_UNAUTHORIZED, "token expired or revoked")
                     return
@@ -132,7 +140,7 @@ async def events(
                     {
                         "type": "error",
                         "error": "unknown_message",
-                        "detail": 'clients send only {"type": "ping"}',
+                        "detail": 'clients send {"type": "ping"} or media.* messages',
                     }
                 )
 
@@ -150,6 +158,9 @@ async def events(
             except (RuntimeError, WebSocketDisconnect, OSError):
                 pass
 
+    media_client = MediaClient(f"agent:{agent}", send) if agent is not None else None
+    if media_client is not None:
+        bridge.media.attach(media_client)
     subscription = bridge.subscribe()
     log.info("events connected", extra={"user": user.name})
     if agent is not None:
@@ -166,6 +177,8 @@ async def events(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         subscription.close()
+        if media_client is not None:
+            bridge.media.detach(media_client)
         await close(1000, "bye")
         if agent is not None:
             await connections.closed(agent)

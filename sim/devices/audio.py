@@ -1,9 +1,12 @@
-"""Simulated audio I/O: microphone level, loudspeaker test tone with loopback, induction loop."""
+"""Simulated audio I/O: microphone level, loudspeaker test tone with loopback, induction loop,
+and the live streams of a call (a microphone tone, a loudspeaker that measures what it plays)."""
 
 from __future__ import annotations
 
 import math
+from collections import deque
 
+import numpy as np
 from pydantic import Field
 
 from hal.base import DriverContext, DriverOptions
@@ -12,6 +15,14 @@ from hal.health import SelftestResult
 from sim.devices._base import SimDevice
 
 SILENCE_DBFS = -120.0
+#: Streams: samples per second (mono s16le, as ``hal.devices.AudioStreams`` says).
+STREAM_RATE = 48_000
+#: Most samples the loudspeaker queue holds (200 ms); older ones are dropped.
+MAX_QUEUED_FRAMES = STREAM_RATE // 5
+#: How far a microphone reader may fall behind before the capture buffer overflows (s).
+MAX_CAPTURE_BACKLOG = 0.2
+#: ``played_level_dbfs()`` measures what was played during the last this many seconds.
+PLAYED_LEVEL_WINDOW = 0.25
 
 
 def _power(dbfs: float) -> float:
@@ -37,6 +48,15 @@ class SimAudioIOOptions(DriverOptions):
     selftest_min_rise_db: float = Field(
         20.0, gt=0.0, description="How much the tone must raise the level for the self-test."
     )
+    stream_tone_frequency: float = Field(
+        1000.0,
+        ge=20.0,
+        le=20000.0,
+        description="Microphone stream (read_audio): frequency of the sine tone it hears (Hz).",
+    )
+    stream_tone_level_dbfs: float = Field(
+        -20.0, le=0.0, description="Microphone stream: RMS level of that tone (dBFS)."
+    )
 
 
 class SimAudioIO(SimDevice):
@@ -50,7 +70,11 @@ class SimAudioIO(SimDevice):
 
     - ``mute_microphone()`` / ``unmute_microphone()``: the microphone delivers silence (-120);
     - ``set_ambient(level_dbfs)``: change the room noise;
-    - ``fail(reason)`` / ``recover()``: every request raises ``DeviceError``.
+    - ``fail(reason)`` / ``recover()``: every request raises ``DeviceError``;
+    - streams: ``read_audio`` delivers a sine tone (``stream_tone_frequency`` at
+      ``stream_tone_level_dbfs``; silence while muted) paced on the clock; ``write_audio``
+      keeps only numbers: ``played_frames``, ``dropped_frames`` (queue overflow beyond 200 ms)
+      and ``played_level_dbfs()``, the RMS level of what was played in the last 0.25 s.
     """
 
     kind = DeviceKind.AUDIO
@@ -63,6 +87,13 @@ class SimAudioIO(SimDevice):
         self.muted = False
         self._loop_on = False
         self._tones: list[tuple[float, float]] = []  # (start, end) clock times
+        self.played_frames = 0
+        self.dropped_frames = 0
+        self._mic_t0: float | None = None  # clock time of the microphone stream's sample 0
+        self._mic_pos = 0  # samples delivered since
+        self._queued = 0.0  # samples waiting in the loudspeaker queue at ``_queued_at``
+        self._queued_at = 0.0
+        self._played: deque[tuple[float, float, int]] = deque()  # (t, sum of squares, frames)
 
     # -- protocol ------------------------------------------------------------------------------
     async def input_level(self, duration: float = 0.2) -> float:
@@ -100,6 +131,62 @@ class SimAudioIO(SimDevice):
 
     def induction_loop(self) -> bool:
         return self._loop_on
+
+    # -- AudioStreams ------------------------------------------------------------------------
+    async def read_audio(self, frames: int) -> bytes:
+        """The next ``frames`` microphone samples, once they have been "captured" (on the
+        clock); a reader that fell behind more than 200 ms loses the overflowed samples."""
+        if isinstance(frames, bool) or not isinstance(frames, int) or frames <= 0:
+            raise ValueError(f"frames must be a positive int, got {frames!r}")
+        self._check()
+        now = self.clock.now()
+        if self._mic_t0 is None:
+            self._mic_t0, self._mic_pos = now, 0
+        due = self._mic_t0 + (self._mic_pos + frames) / STREAM_RATE
+        if now - due > MAX_CAPTURE_BACKLOG:  # overflow: only the latest samples are left
+            self._mic_pos = math.floor((now - self._mic_t0) * STREAM_RATE) - frames
+            due = self._mic_t0 + (self._mic_pos + frames) / STREAM_RATE
+        await self.clock.sleep(due - now)
+        self._check()
+        start = self._mic_pos
+        self._mic_pos += frames
+        if self.muted:
+            return bytes(2 * frames)
+        opts = self.options
+        amplitude = math.sqrt(2.0) * 10.0 ** (opts.stream_tone_level_dbfs / 20.0) * 32767.0
+        n = np.arange(start, start + frames, dtype=np.float64)
+        wave = amplitude * np.sin(n * (2.0 * math.pi * opts.stream_tone_frequency / STREAM_RATE))
+        return bytes(np.round(wave).astype("<i2").tobytes())
+
+    async def write_audio(self, pcm: bytes) -> None:
+        """Take ``pcm`` for the loudspeaker: counted and measured, never stored."""
+        if len(pcm) % 2:
+            raise ValueError(f"pcm must be whole 16-bit samples, got {len(pcm)} bytes")
+        self._check()
+        frames = len(pcm) // 2
+        if frames == 0:
+            return
+        now = self.clock.now()
+        drained = (now - self._queued_at) * STREAM_RATE
+        queued = max(0.0, self._queued - drained) + frames
+        if queued > MAX_QUEUED_FRAMES:
+            self.dropped_frames += round(queued - MAX_QUEUED_FRAMES)
+            queued = float(MAX_QUEUED_FRAMES)
+        self._queued, self._queued_at = queued, now
+        self.played_frames += frames
+        samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64) / 32768.0
+        self._played.append((now, float(np.square(samples).sum()), frames))
+        while self._played and self._played[0][0] < now - PLAYED_LEVEL_WINDOW:
+            self._played.popleft()
+
+    def stop_streams(self) -> None:
+        """Close both streams (the next read starts a fresh capture; the queue is emptied)."""
+        self._mic_t0 = None
+        self._mic_pos = 0
+        self._queued = 0.0
+
+    async def _on_stop(self) -> None:
+        self.stop_streams()
 
     async def selftest(self) -> SelftestResult:
         """Measure, play a tone and measure again: the tone must raise the level enough."""
@@ -149,3 +236,13 @@ class SimAudioIO(SimDevice):
     def set_ambient(self, level_dbfs: float) -> None:
         """Test control: the room noise becomes ``level_dbfs``."""
         self.ambient_dbfs = float(level_dbfs)
+
+    def played_level_dbfs(self) -> float:
+        """Test control: RMS level (dBFS) of what ``write_audio`` played in the last 0.25 s
+        on the clock (-120: nothing, or silence)."""
+        since = self.clock.now() - PLAYED_LEVEL_WINDOW
+        recent = [(sq, n) for t, sq, n in self._played if t >= since]
+        count = sum(n for _, n in recent)
+        if count == 0:
+            return SILENCE_DBFS
+        return round(_dbfs(sum(sq for sq, _ in recent) / count), 2)

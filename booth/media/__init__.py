@@ -1,0 +1,1 @@
+"""Live media: WebRTC between the booth (aiortc) and the agents' browsers."""
