@@ -68,11 +68,16 @@ bench: venv deps
 # a whole simulated day (50 booths x 24 h, booths + bridge on virtual time, faults injected)
 # for each of SOAK_SEEDS; not part of `make test` (minutes). Exit 1 on any broken invariant.
 SOAK_SEEDS ?= 1 2 3
+# the fault series on real processes: broker restarts under 100 events/s, bridge SIGKILLs
+SOAK_BROKER_RESTARTS ?= 100
+SOAK_BRIDGE_KILLS ?= 50
 # and the fuzz tests with SOAK_FUZZ_EXAMPLES examples each (~100,000 generated messages per test)
 SOAK_FUZZ_EXAMPLES ?= 18000
 soak: venv
 	LISA_FUZZ_EXAMPLES=$(SOAK_FUZZ_EXAMPLES) $(BIN)/pytest -q -s -p no:cacheprovider tests/fuzz
 	@set -e; for seed in $(SOAK_SEEDS); do $(BIN)/lisa sim day --booths 50 --hours 24 --seed $$seed; done
+	$(BIN)/lisa sim soak-broker --restarts $(SOAK_BROKER_RESTARTS)
+	$(BIN)/lisa sim soak-bridge --kills $(SOAK_BRIDGE_KILLS)
 
 docs: venv
 	$(BIN)/lisa booth diagram --write docs/state-machine.md

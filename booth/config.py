@@ -12,7 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from booth.handover.config import HandoverConfig
 from booth.media.config import MediaConfig
+from booth.signing.config import SigningConfig
 from hal.base import DriverOptions
 from hal.events import DeviceKind
 from hal.registry import (
@@ -308,6 +310,12 @@ class BoothConfig(_Model):
     control: ControlConfig = Field(default_factory=ControlConfig)
     screen: ScreenConfig = Field(default_factory=ScreenConfig)
     media: MediaConfig = Field(default_factory=MediaConfig)
+    signing: SigningConfig | None = Field(
+        None, description="Signatures on the pen pad (docs/signature.md); none: no signing."
+    )
+    handover: HandoverConfig | None = Field(
+        None, description="Hand-over of signed documents to the DMS; none: not handed over."
+    )
     central: CentralConfig = Field(
         description="The central side ([central] kind = 'mqtt' | 'sim' | 'none'); required."
     )

@@ -107,6 +107,8 @@ class BoothDaemon:
         self.stop_event = asyncio.Event()
         self.inject: Injector | None = None
         self.media: Any = None
+        self.signing: Any = None
+        self.handover: Any = None
 
     def _build(self, clock: LoopClock) -> BoothController:
         trace = Trace(clock.now)
@@ -152,7 +154,35 @@ class BoothDaemon:
 
         central.bind_media(on_control)
         controller.state_listeners.append(on_state)
+        self.signing = self._signing(controller, endpoint)
         return endpoint
+
+    def _signing(self, controller: BoothController, endpoint: Any) -> Any:
+        """Signatures in the call (booth/signing/coordinator.py): the pad, the seal, the
+        hand-over outbox to the DMS (its delivery loop runs with the daemon)."""
+        cfg = self.config.signing
+        pad = controller.devices.get("signature")
+        if cfg is None or pad is None:
+            return None
+        from booth.signing.coordinator import SigningCoordinator
+        from booth.signing.flow import SigningFlow
+
+        handover = None
+        if self.config.handover is not None:
+            from booth.handover.exporters import build_exporter
+            from booth.handover.outbox import HandoverOutbox
+            from booth.handover.service import HandoverService
+
+            hcfg = self.config.handover
+            handover = HandoverService(
+                HandoverOutbox(hcfg.outbox_path(self.config.state_dir)),
+                build_exporter(hcfg.exporter),
+                controller.clock,
+                hcfg.retry,
+            )
+            self.handover = handover
+        flow = SigningFlow(cfg, self.config.state_dir, pad, handover)
+        return SigningCoordinator(flow, controller, endpoint)
 
     async def run(self) -> int:
         from booth.control import ControlServer
@@ -178,6 +208,11 @@ class BoothDaemon:
                 extra={"path": str(self.config.control.socket), "error": str(exc)},
             )
         screens = await self._start_screens(controller)
+        handover_task = (
+            asyncio.create_task(self.handover.run(), name="handover")
+            if self.handover is not None
+            else None
+        )
         interval = self.config.timing.tick
         wd = watchdog_interval()
         if wd is not None:
@@ -199,6 +234,8 @@ class BoothDaemon:
             log.info("booth daemon stopping")
             await controller.actuators.sign(SignState.OUT_OF_SERVICE)
             await control.stop()
+            if handover_task is not None:
+                handover_task.cancel()
             if self.media is not None:
                 await self.media.close()
             if screens is not None:
@@ -210,7 +247,7 @@ class BoothDaemon:
         """The kiosk's pages on 127.0.0.1 (config [screen]); the booth runs on without them."""
         if not self.config.screen.enabled:
             return None
-        screens = ScreenServer(controller, self.config, media=self.media)
+        screens = ScreenServer(controller, self.config, media=self.media, signing=self.signing)
         try:
             await screens.start()
         except OSError as exc:

@@ -214,9 +214,16 @@ class ScreenServer:
     ``state_listeners``)."""
 
     def __init__(
-        self, controller: Any, config: BoothConfig, port: int | None = None, media: Any = None
+        self,
+        controller: Any,
+        config: BoothConfig,
+        port: int | None = None,
+        media: Any = None,
+        signing: Any = None,
     ) -> None:
         self.controller = controller
+        #: the signing in the call (booth.signing.coordinator.SigningCoordinator) or None
+        self.signing = signing
         #: the booth's media endpoint (booth.media.endpoint.MediaEndpoint) or None
         self.media = media
         self.config = config.screen
@@ -272,6 +279,8 @@ class ScreenServer:
         self.controller.state_listeners.append(self._on_state)
         if self.media is not None:
             self.media.on_change = self._changed
+        if self.signing is not None:
+            self.signing.listeners.append(self._signing_changed)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="screen-server")
         # uvicorn offers a flag, no event, for "listening"; it is set within milliseconds
         while not self._server.started and not self._task.done():  # noqa: ASYNC110
@@ -319,6 +328,7 @@ class ScreenServer:
             "layout": self.layouts[kind],
             "sign": _sign(state),
             "media": self.media.view() if self.media is not None else {"active": False},
+            "signing": self.signing.flow.view() if self.signing is not None else {"active": False},
             "site": {
                 "partners": list(self.config.partners),
                 "explainer_video": "/media/explainer" if self.video is not None else "",
@@ -358,6 +368,9 @@ class ScreenServer:
             Route("/api/prefs", self._set_prefs, methods=["POST"]),
             Route("/api/signature/clear", self._signature_clear, methods=["POST"]),
             Route("/api/signature/confirm", self._signature_confirm, methods=["POST"]),
+            Route("/api/signature/decline", self._signature_decline, methods=["POST"]),
+            Route("/api/signature/ink", self._signature_ink, methods=["GET"]),
+            Route("/signing/page/{page}.jpg", self._signing_page, methods=["GET"]),
             Route("/media/explainer", self._explainer, methods=["GET"]),
             Route("/media/stream/{peer}/{stream}.mjpg", self._mjpeg, methods=["GET"]),
             Route("/api/rtt", self._rtt, methods=["POST"]),
@@ -431,21 +444,67 @@ class ScreenServer:
         if pad is None:
             return JSONResponse({"error": "no signature pad"}, 503)
         timeout = self.controller.config.timing.actuator_timeout
+        clear = self.signing.clear() if self.signing is not None else pad.clear()
         try:
-            await asyncio.wait_for(pad.clear(), timeout=timeout)
+            await asyncio.wait_for(clear, timeout=timeout)
         except Exception as exc:  # a failing pad must not take the screens down
             log.warning("signature pad clear failed", extra={"error": str(exc)})
             return JSONResponse({"error": "signature pad failed"}, 503)
         return JSONResponse({"ok": True})
 
     async def _signature_confirm(self, request: Request) -> Response:
-        # the signature flow (hand-over of the signature to the agent) is a later issue: the
-        # confirmation is only acknowledged for now
+        """The citizen confirms: the document is signed (never without this) and goes back to
+        the agent and to the DMS."""
         if not self._same_origin(request.headers):
             return JSONResponse({"error": "forbidden origin"}, 403)
         if not self._signing():
             return JSONResponse({"error": "not signing"}, 409)
-        return JSONResponse({"accepted": True}, 202)
+        if self.signing is None or self.signing.flow.current is None:
+            return JSONResponse({"error": "no document to sign"}, 409)
+        from booth.signing.flow import SigningRefused
+
+        try:
+            outcome = await self.signing.confirm()
+        except SigningRefused as exc:
+            return JSONResponse({"error": str(exc)}, 409)
+        return JSONResponse({"state": outcome.state, "reason": outcome.reason})
+
+    async def _signature_decline(self, request: Request) -> Response:
+        if not self._same_origin(request.headers):
+            return JSONResponse({"error": "forbidden origin"}, 403)
+        if self.signing is None or self.signing.flow.current is None:
+            return JSONResponse({"error": "no document to sign"}, 409)
+        outcome = await self.signing.decline()
+        return JSONResponse({"state": outcome.state})
+
+    async def _signature_ink(self, request: Request) -> Response:
+        """The ink so far, as strokes of pad coordinates (the touch display draws it)."""
+        if self.signing is None:
+            return JSONResponse({"strokes": [], "width": 0, "height": 0})
+        view = self.signing.flow.view()
+        pad = view.get("pad") or {}
+        return JSONResponse(
+            {
+                "strokes": self.signing.flow.ink_strokes(),
+                "width": pad.get("width", 0),
+                "height": pad.get("height", 0),
+            }
+        )
+
+    async def _signing_page(self, request: Request) -> Response:
+        if self.signing is None:
+            return JSONResponse({"error": "no document"}, 404)
+        try:
+            index = int(request.path_params["page"])
+        except ValueError:
+            return JSONResponse({"error": "no such page"}, 404)
+        data = self.signing.flow.page(index)
+        if data is None:
+            return JSONResponse({"error": "no such page"}, 404)
+        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+    def _signing_changed(self) -> None:
+        self._changed()
 
     async def _mjpeg(self, request: Request) -> Response:
         """A received video stream (the agent's camera, a shared screen) as MJPEG for an

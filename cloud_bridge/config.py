@@ -317,6 +317,19 @@ class MediaSection(_Model):
     )
 
 
+class SigningSection(_Model):
+    """Documents the agents can ask a citizen to sign (docs/signature.md)."""
+
+    templates_dir: Path | None = Field(
+        None,
+        description="A folder of PDF forms (`*.pdf`) the portal offers as templates; the "
+        "file name (without .pdf) is the title. None: uploads only.",
+    )
+    max_upload_bytes: int = Field(
+        20 * 1024 * 1024, gt=0, description="Largest PDF an agent can upload for signing."
+    )
+
+
 class BridgeConfig(_Model):
     """The whole tenant configuration."""
 
@@ -326,6 +339,7 @@ class BridgeConfig(_Model):
     kpi: KpiSection = Field(default_factory=KpiSection)
     acd: AcdDefaults = Field(default_factory=AcdDefaults)
     media: MediaSection = Field(default_factory=MediaSection)
+    signing: SigningSection = Field(default_factory=SigningSection)
     hours: dict[str, HoursTable] = Field(
         default_factory=dict, description="Named opening hours: `[hours.NAME]` tables."
     )

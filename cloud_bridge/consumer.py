@@ -1,10 +1,10 @@
 """Consuming booth events exactly once, in order.
 
 Booths publish every event at least once (outbox + QoS 1, resent after reconnects and restarts),
-so a consumer sees duplicates. :class:`EventDeduplicator` drops them by event ``id`` and checks the
-per-booth ``seq``; :class:`EventConsumer` subscribes to ``lisa/v1/booth/+/event`` with a persistent
-session (events published while it is away are kept by the broker) and hands each new, valid
-event to a callback.
+so a consumer sees duplicates. :class:`EventDeduplicator` drops them by event ``id`` (only: a
+booth's ``seq`` is counted for gaps, never used to drop); :class:`EventConsumer` subscribes to
+``lisa/v1/booth/+/event`` with a persistent session (events published while it is away are kept
+by the broker) and hands each new, valid event to a callback.
 """
 
 from __future__ import annotations
@@ -45,12 +45,14 @@ class EventDeduplicator:
     def accept(self, event: AnyBoothEvent) -> bool:
         """True for a new event, False for a duplicate."""
         cursor = self.booths.setdefault(event.booth, BoothCursor())
-        if event.id in self.seen or event.seq <= cursor.last_seq:
+        if event.id in self.seen:
             cursor.duplicates += 1
             return False
+        # duplicates are recognised by id only: a jump in a booth's numbering (a forged or
+        # corrupt seq) is counted, never a reason to drop the booth's later events
         if cursor.last_seq and event.seq != cursor.last_seq + 1:
             cursor.gaps += 1
-        cursor.last_seq = event.seq
+        cursor.last_seq = max(cursor.last_seq, event.seq)
         self.seen[event.id] = None
         if len(self.seen) > self.capacity:
             self.seen.popitem(last=False)

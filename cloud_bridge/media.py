@@ -24,6 +24,8 @@ ends them; the agent invites again).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 import secrets
@@ -115,6 +117,8 @@ class MediaMatcher:
         self.owner: dict[tuple[str, str], str] = {}  # (booth, peer) -> client id
         self.reports_in = 0
         self.dropped = 0
+        self._sends: set[asyncio.Task[None]] = set()  # items on their way to clients
+        self._expiry: dict[str, asyncio.TimerHandle] = {}  # invitation -> its end
 
     # ------------------------------------------------------------------ authority
     def reconcile(self, calls: Iterable[Mapping[str, Any]]) -> None:
@@ -188,6 +192,10 @@ class MediaMatcher:
         )
         self.invitations[inv.id] = inv
         self.pairs[booth].peers[inv.peer] = (inv.role, inv.name)
+        with contextlib.suppress(RuntimeError):  # no loop: reconcile() still checks expires_at
+            self._expiry[inv.id] = asyncio.get_running_loop().call_later(
+                max(0.0, inv.expires_at - self.clock()), self._expire, inv.id
+            )
         log.info("guest invited", extra={"call": call, "role": role, "invitation": inv.id})
         return inv, token
 
@@ -210,13 +218,23 @@ class MediaMatcher:
     def invitations_of(self, call: str) -> list[Invitation]:
         return [i for i in self.invitations.values() if i.call == call]
 
+    def _expire(self, invitation: str) -> None:
+        """An invitation's time is up: it ends now, not at the next ACD step."""
+        self._expiry.pop(invitation, None)
+        inv = self.invitations.get(invitation)
+        if inv is not None:
+            self._revoke(inv, "expired")
+
     def _revoke(self, inv: Invitation, reason: str) -> None:
         self.invitations.pop(inv.id, None)
+        handle = self._expiry.pop(inv.id, None)
+        if handle is not None:
+            handle.cancel()
         pair = self.pairs.get(inv.booth)
         if pair is not None and pair.peers.pop(inv.peer, None) is not None:
             self._to_booth(inv.booth, pair.session, "leave", peer=inv.peer, reason=reason)
-        self._stop_clients(inv.booth, inv.peer, inv.call, reason)
-        for client in [c for c in self.clients.values() if c.peer == inv.peer]:
+        self.owner.pop((inv.booth, inv.peer), None)
+        for client in [c for c in self.clients.values() if c.peer == inv.peer]:  # once each
             self._fire(client, {"type": "media.stop", "call": inv.call, "reason": reason})
 
     # ------------------------------------------------------------------ browsers
@@ -342,8 +360,6 @@ class MediaMatcher:
             self._fire(client, {"type": "media.stop", "call": call, "reason": reason})
 
     def _fire(self, client: MediaClient, item: dict[str, Any]) -> None:
-        import asyncio
-
         async def send() -> None:
             try:
                 await client.send(item)
@@ -351,9 +367,16 @@ class MediaMatcher:
                 pass
 
         try:
-            asyncio.get_running_loop().create_task(send())
+            task = asyncio.get_running_loop().create_task(send())
         except RuntimeError:
-            pass
+            return
+        self._sends.add(task)  # the loop keeps only a weak reference to a task
+        task.add_done_callback(self._sends.discard)
+
+    async def flush(self) -> None:
+        """Wait until every item handed to a client so far has been sent (tests)."""
+        while self._sends:
+            await asyncio.wait(set(self._sends))
 
     async def _error(
         self, client: MediaClient, kind: Any, detail: str, call: str | None = None

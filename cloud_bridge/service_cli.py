@@ -179,6 +179,7 @@ async def run_bridge(cfg: BridgeConfig, *, demo: bool = False) -> None:
         sl_threshold_s=cfg.kpi.sl_threshold_s,
         report_names=report_names(cfg),
         trusted_proxies=cfg.http.trusted_proxies,
+        templates_dir=cfg.signing.templates_dir,
     )
     server = uvicorn.Server(
         uvicorn.Config(

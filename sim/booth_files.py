@@ -14,6 +14,11 @@ from pathlib import Path
 BOOTH_EXAMPLE = Path(__file__).resolve().parent.parent / "booth" / "examples" / "booth-sim.toml"
 
 
+#: a simulated booth's media: the moving test pattern (frame counter + timestamp) and a tone,
+#: ICE host candidates on loopback (the demo's and the tests' browsers run on this machine)
+SIM_MEDIA = '\n[media]\nsources = "test"\nhost_addresses = ["127.0.0.1"]\n'
+
+
 def fast_timing(
     *,
     delay_on: float = 0.3,
@@ -53,12 +58,17 @@ def booth_config_text(
     timing: str | None = None,
     screens: bool = False,
     extra: str = "",
+    media: str | None = None,
+    dms_dir: Path | None = None,
 ) -> str:
     """The example config for one booth. ``mqtt_central``: ``[central] kind = "mqtt"`` (give
     the ``[mqtt]`` table in ``extra``, or ``--broker`` on the command line); ``timing``: a
     :func:`fast_timing` text that replaces the example's presence/timing/door settings;
     ``screens``: serve the booth screens (off by default: many test booths run side by side,
-    the demo gives each its own port with ``--screen-port``)."""
+    the demo gives each its own port with ``--screen-port``); ``media``: the ``[media]`` table
+    (default :data:`SIM_MEDIA`: the test pattern and tone, ICE on loopback only). A simulated
+    booth signs with demo keys (``[signing] demo_keys``); ``dms_dir``: hand signed documents
+    over to this directory (a demo document system)."""
     text = BOOTH_EXAMPLE.read_text("utf-8")
     text = _set(text, r"^state_dir = .*$", f"state_dir = {_toml_str(str(state_dir))}", "dir")
     text = _set(text, r"^socket = .*$", f"socket = {_toml_str(str(socket))}", "socket")
@@ -79,4 +89,14 @@ def booth_config_text(
             text = re.sub(r"(?m)^\[screen\]$", "[screen]\nenabled = false", text, count=1)
         else:
             text += "\n[screen]\nenabled = false\n"
+    if "[media]" not in extra and not re.search(r"(?m)^\[media\]$", text):
+        text += SIM_MEDIA if media is None else media
+    if "[signing]" not in extra and not re.search(r"(?m)^\[signing\]$", text):
+        text += "\n[signing]\ndemo_keys = true\n"
+    if dms_dir is not None and "[handover" not in extra:
+        text += (
+            "\n[handover.exporter]\n"
+            f'kind = "directory"\npath = {_toml_str(str(dms_dir))}\n'
+            "[handover.retry]\ninitial = 0.5\nmaximum = 5.0\n"
+        )
     return text + extra

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -151,7 +152,7 @@ MOSQUITTO_CONFIG = """\
 # lisa: a private, loopback-only Mosquitto for benchmarks and tests
 listener {port} 127.0.0.1
 allow_anonymous true
-persistence false
+{persistence}
 set_tcp_nodelay true
 max_queued_messages 0
 max_queued_bytes 0
@@ -164,7 +165,8 @@ log_type warning
 
 class MosquittoBroker(_Broker):
     """``mosquitto -c CONFIG`` as a child process. ``stop()`` then ``start()`` again gives an
-    outage: without persistence every session and retained message is gone afterwards."""
+    outage: without persistence every session and retained message is gone afterwards;
+    ``persistence=True`` keeps them in ``workdir/persist/`` (``mosquitto.db``)."""
 
     def __init__(
         self,
@@ -173,9 +175,11 @@ class MosquittoBroker(_Broker):
         max_inflight: int = 1000,
         executable: str | None = None,
         workdir: Path | None = None,
+        persistence: bool = False,
     ) -> None:
         self.port = port or free_port()
         self.max_inflight = max_inflight
+        self.persistence = persistence
         exe = executable or shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(exe).exists():
             raise FileNotFoundError("mosquitto not found: install the Debian package mosquitto")
@@ -194,7 +198,12 @@ class MosquittoBroker(_Broker):
             return
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(
-            MOSQUITTO_CONFIG.format(port=self.port, max_inflight=self.max_inflight),
+            MOSQUITTO_CONFIG.format(
+                port=self.port, max_inflight=self.max_inflight, persistence=self._persistence()
+            )
+            # as root, Mosquitto would switch to the user "mosquitto", which can neither enter
+            # the private work directory nor write its persistence file there
+            + ("user root\n" if os.geteuid() == 0 else ""),
             "utf-8",
         )
         with self.log_file.open("ab") as log:  # the child keeps its own descriptor
@@ -209,6 +218,13 @@ class MosquittoBroker(_Broker):
             self.stop()
             text = self.log_file.read_text("utf-8", "replace") if self.log_file.exists() else ""
             raise RuntimeError(f"mosquitto did not start on port {self.port}: {text}") from None
+
+    def _persistence(self) -> str:
+        if not self.persistence:
+            return "persistence false"
+        store = self.workdir / "persist"
+        store.mkdir(parents=True, exist_ok=True)
+        return f"persistence true\npersistence_location {store}/"
 
     def stop(self, timeout: float = 10.0) -> None:
         proc, self.proc = self.proc, None

@@ -252,7 +252,7 @@ def wipe(layout: Layout) -> None:
         raise DemoError(f"--workdir {workdir} is not a directory")
     workdir.mkdir(parents=True, exist_ok=True)
     entries = {p.name for p in workdir.iterdir()}
-    ours = OLD_LAYOUT | {"bridge", MARKER} | {b.id for b in layout.booths}
+    ours = OLD_LAYOUT | {"bridge", MARKER, "dms"} | {b.id for b in layout.booths}
     if entries and MARKER not in entries and not entries <= ours:
         raise DemoError(
             f"--workdir {workdir} holds files the demo did not make; the demo wipes its work "
@@ -284,6 +284,24 @@ def _replace(text: str, pattern: str, line: str, what: str) -> str:
     return text
 
 
+#: the demo's forms to sign (title, pages); each has an empty signature field "Unterschrift"
+#: on its last page
+DEMO_FORMS = (("Antrag_auf_Wohngeld", 4), ("Vollmacht", 1), ("Meldebescheinigung_Antrag", 2))
+
+
+def demo_forms(directory: Path) -> Path:
+    """A few PDF forms for the portal's template list (the demo's agents pick one to sign)."""
+    from booth.signing.pdf import blank_pdf
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, pages in DEMO_FORMS:
+        path = directory / f"{name}.pdf"
+        if not path.exists():
+            title = name.replace("_", " ")
+            path.write_bytes(blank_pdf(pages, field_name="Unterschrift", title=title))
+    return directory
+
+
 def write_bridge_config(layout: Layout, broker_url: str, port: int) -> Path:
     """The Uckermark tenant config with the database in the work directory, the broker and the
     API port of this demo."""
@@ -297,6 +315,8 @@ def write_bridge_config(layout: Layout, broker_url: str, port: int) -> Path:
     )
     text = _replace(text, r"^url = \"mqtts?://.*$", f"url = {_toml_str(broker_url)}", "mqtt.url")
     text = _replace(text, r"^port = \d+.*$", f"port = {port}", "http.port")
+    forms = demo_forms(layout.bridge_dir / "formulare")
+    text += f"\n[signing]\ntemplates_dir = {_toml_str(str(forms))}\n"
     layout.bridge_config.write_text(header + text, "utf-8")
     try:
         cfg = load_bridge_config(layout.bridge_config)
@@ -311,8 +331,15 @@ def write_booth_config(booth: BoothSetup) -> Path:
     """booth-sim.toml with this booth's id, name, state directory and control socket."""
     booth.dir.mkdir(parents=True, exist_ok=True)
     try:
+        dms = booth.dir.parent / "dms"
+        dms.mkdir(parents=True, exist_ok=True)
         text = booth_config_text(
-            booth.id, booth.dir / "state", booth.socket, name=booth.name, site=booth.site
+            booth.id,
+            booth.dir / "state",
+            booth.socket,
+            name=booth.name,
+            site=booth.site,
+            dms_dir=dms,
         )
     except ValueError as exc:
         raise DemoError(str(exc)) from None
@@ -618,6 +645,7 @@ class Demo:
         p(f"  {lisa} agent --url {self.api_url} --user clearing1")
         for name, role in HUMAN_ACCOUNTS:
             p(f"      {name:<10} {role}")
+        p("Signed documents (a demo document system): " + shown(work / "dms"))
         p(f"Work directory {shown(work)} (wiped at the next start).")
         if self.opts.auto:
             p(f"Running for {self.opts.duration:g} s, then a summary.")

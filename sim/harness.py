@@ -80,6 +80,12 @@ INPUTS: dict[str, InputSpec] = {
         InputSpec("agent.hangup", "the agent ends the call", {}, {}),
         InputSpec("agent.signature", "the agent asks the citizen to sign on the pad", {}, {}),
         InputSpec("agent.signature_done", "the signature is complete", {}, {}),
+        InputSpec(
+            "pen.sign",
+            "the citizen signs on the pen pad (three strokes, about 1.5 s at 500 Hz)",
+            {},
+            {},
+        ),
         InputSpec("agent.unavailable", "nobody can take the call (closed)", {}, {}),
         InputSpec("maintenance.enter", "technician command: maintenance mode", {}, {}),
         InputSpec("maintenance.exit", "technician command: leave maintenance", {}, {}),
@@ -147,6 +153,7 @@ class SimBooth:
             factory = load_plugin(CENTRALS, config.central.kind, "central kind")
             self.central = factory(config, clock, self.trace)
         self.controller = BoothController(config, self.devices, self.central, clock, self.trace)
+        self._pen_tasks: set[asyncio.Task[None]] = set()
         self._stop = asyncio.Event()
         self._main: asyncio.Task[None] | None = None
 
@@ -237,6 +244,14 @@ class SimBooth:
         if name == "person.still":
             self.dev("presence").no_echo()
             return "sonar sees no echo"
+        if name == "pen.sign":
+            pad = self.dev("signature")
+            if not pad.enabled():
+                return "the pad is off (nothing to sign)"
+            task = asyncio.get_running_loop().create_task(_sign_strokes(pad))
+            self._pen_tasks.add(task)
+            task.add_done_callback(self._pen_tasks.discard)
+            return "signing on the pad"
         if name == "presence.distance":
             self.dev("presence").person_at(a["distance"])
         elif name == "presence.spurious":
@@ -296,3 +311,14 @@ class SimBooth:
         if not isinstance(self.central, SimCentral):
             raise InputError("this booth has no simulated central side (central.kind)")
         return self.central
+
+
+async def _sign_strokes(pad: Any) -> None:
+    """A signature-like ink: a loop, a wave and an underline (pad units, 10000 × 6000)."""
+    w, h = pad.width, pad.height
+    loop = [(0.10, 0.60), (0.18, 0.25), (0.26, 0.62), (0.20, 0.70), (0.14, 0.55), (0.30, 0.40)]
+    wave = [(0.35, 0.55), (0.42, 0.35), (0.50, 0.60), (0.58, 0.32), (0.66, 0.58), (0.74, 0.36)]
+    line = [(0.12, 0.80), (0.80, 0.78)]
+    for points, duration in ((loop, 0.6), (wave, 0.6), (line, 0.3)):
+        await pad.draw_stroke([(x * w, y * h) for x, y in points], duration, pressure=620)
+        await asyncio.sleep(0.08)  # the pen lifted between strokes

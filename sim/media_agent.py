@@ -43,6 +43,20 @@ class Still:
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+@dataclass
+class DocResult:
+    """The booth's answer to a document sent for signing (and the signed PDF, if any)."""
+
+    id: str
+    info: dict[str, Any]
+    data: bytearray = field(default_factory=bytearray)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def state(self) -> str:
+        return str(self.info.get("state"))
+
+
 class AgentMediaPeer:
     """One agent's media for one call. ``ws_send`` sends a JSON dict on the events socket;
     feed every received ``media.*`` item to :meth:`on_message`."""
@@ -77,6 +91,9 @@ class AgentMediaPeer:
         self.ready_at: float | None = None
         self.stills: dict[str, Still] = {}
         self._still: Still | None = None
+        self.documents_shown: list[str] = []
+        self.results: dict[str, DocResult] = {}
+        self._result: DocResult | None = None
         self.last_rx = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watch: asyncio.Task[None] | None = None
@@ -201,11 +218,26 @@ class AgentMediaPeer:
     def _on_control(self, message: str | bytes) -> None:
         self.last_rx = time.monotonic()
         if isinstance(message, bytes):
-            if self._still is not None:
+            if self._result is not None:
+                self._result.data.extend(message)
+            elif self._still is not None:
                 self._still.data.extend(message)
             return
         msg = json.loads(message)
         kind = msg.get("type")
+        if kind == "doc.shown":
+            self.documents_shown.append(str(msg.get("id")))
+            return
+        if kind == "doc.result":
+            self._result = DocResult(str(msg.get("id")), msg)
+            if not msg.get("size"):
+                pass  # no PDF follows; doc.result.end comes next
+            return
+        if kind == "doc.result.end" and self._result is not None:
+            self.results[self._result.id] = self._result
+            self._result.done.set()
+            self._result = None
+            return
         if kind == "still.begin":
             self._still = Still(
                 str(msg["id"]), int(msg["size"]), int(msg["width"]), int(msg["height"])
@@ -246,6 +278,41 @@ class AgentMediaPeer:
             await asyncio.sleep(0.02)
         await asyncio.wait_for(self.stills[request].done.wait(), timeout)
         return self.stills[request]
+
+    def send_document(
+        self,
+        request: str,
+        title: str,
+        pdf: bytes,
+        field: str | None = None,
+        page: int = 0,
+        box: tuple[int, int, int, int] | None = None,
+    ) -> None:
+        """A PDF for the citizen to sign (docs/media.md: doc.begin, chunks, doc.end)."""
+        assert self.control is not None
+        meta: dict[str, Any] = {
+            "type": "doc.begin",
+            "id": request,
+            "title": title,
+            "size": len(pdf),
+            "page": page,
+        }
+        if field:
+            meta["field"] = field
+        if box:
+            meta["box"] = list(box)
+        self.control.send(json.dumps(meta))
+        for i in range(0, len(pdf), 16 * 1024):
+            self.control.send(pdf[i : i + 16 * 1024])
+        self.control.send(json.dumps({"type": "doc.end", "id": request}))
+
+    async def wait_result(self, request: str, timeout: float = 30.0) -> DocResult:  # noqa: ASYNC109
+        deadline = time.monotonic() + timeout
+        while request not in self.results:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no result for document {request}")
+            await asyncio.sleep(0.02)
+        return self.results[request]
 
     def share(self, on: bool) -> None:
         if self.control is not None and self.control.readyState == "open":

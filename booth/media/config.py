@@ -48,6 +48,11 @@ class MediaConfig(_Model):
         description="Restrict the addresses offered as ICE host candidates (e.g. "
         '["127.0.0.1"] for loopback tests); empty: every address of the booth PC.',
     )
+    relay_only: bool = Field(
+        False,
+        description="Only relayed ICE candidates (TURN, `iceTransportPolicy` relay): media never "
+        "goes directly to the peer (tests; networks where only the TURN server is reachable).",
+    )
     display_fps: float = Field(
         25.0, gt=0, le=60, description="At most this many frames a second to the booth screen."
     )

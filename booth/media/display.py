@@ -36,6 +36,7 @@ class JpegEncoder:
     def __init__(self) -> None:
         self._codec: Any = None
         self._size: tuple[int, int] | None = None
+        self._pts = 0
 
     def encode(self, frame: Any) -> bytes:
         size = (int(frame.width), int(frame.height))
@@ -51,7 +52,12 @@ class JpegEncoder:
             codec.qmax = JPEG_QUALITY
             self._codec, self._size = codec, size
         image = frame.reformat(format="yuvj420p")
-        image.pts = None
+        # our own rising pts in the codec's time base: with pts None, or the received frame's
+        # own (1/90000, restarting with every new connection), avcodec_send_frame() refuses
+        # every frame after the first with EINVAL
+        image.pts = self._pts
+        image.time_base = self._codec.time_base
+        self._pts += 1
         packets = self._codec.encode(image)
         return b"".join(bytes(p) for p in packets)
 

@@ -70,10 +70,11 @@ CLOSE_TIMEOUT_S = 5.0
 MAX_ATTEMPTS = 3
 
 
-def _ice(servers: list[IceServer]) -> RTCConfiguration:
+def _ice(servers: list[IceServer], relay_only: bool = False) -> RTCConfiguration:
     """One transport for all five m-lines (max-bundle: with aiortc's default "balanced" a
-    second video m-line can end up on a transport the answer does not use)."""
-    from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
+    second video m-line can end up on a transport the answer does not use); ``relay_only``:
+    TURN relay candidates only (``[media] relay_only``)."""
+    from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer, RTCIceTransportPolicy
 
     return RTCConfiguration(
         iceServers=[
@@ -81,6 +82,9 @@ def _ice(servers: list[IceServer]) -> RTCConfiguration:
             for s in servers
         ],
         bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
+        iceTransportPolicy=(
+            RTCIceTransportPolicy.RELAY if relay_only else RTCIceTransportPolicy.ALL
+        ),
     )
 
 
@@ -133,6 +137,7 @@ class PeerMedia:
         self.muted: dict[str, bool] = {"audio": False, "video": False}
         self.stats: dict[str, StreamStats] = {}
         self.text_in = RttText()
+        self._doc: dict[str, Any] | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._last_attempt_at = 0.0
         self._closed = False
@@ -177,7 +182,7 @@ class PeerMedia:
         self._last_attempt_at = time.monotonic()
         attempt = Attempt(
             id=uuid.uuid4().hex[:12],
-            pc=RTCPeerConnection(_ice(self.ice_servers)),
+            pc=RTCPeerConnection(_ice(self.ice_servers, self.endpoint.config.relay_only)),
             started=time.monotonic(),
         )
         self.attempts[attempt.id] = attempt
@@ -271,6 +276,8 @@ class PeerMedia:
                 self._alive(attempt)
                 if isinstance(message, str):
                     self._on_control(attempt, json.loads(message))
+                else:
+                    self._doc_chunk(message)
             except Exception as exc:  # an exception here would close the connection
                 log.warning("bad control message", extra={"peer": self.peer, "error": repr(exc)})
 
@@ -349,6 +356,10 @@ class PeerMedia:
                 if isinstance(msg.get(key), bool):
                     self.muted[key] = msg[key]
             self.endpoint.changed()
+        elif kind == "doc.begin":
+            self._doc_begin(msg)
+        elif kind == "doc.end":
+            self._doc_end(msg)
         elif kind == "still":
             request = str(msg.get("id", ""))[:64]
             if attempt.control is not None:
@@ -375,6 +386,73 @@ class PeerMedia:
         for i in range(0, len(jpeg), STILL_CHUNK):
             channel.send(jpeg[i : i + STILL_CHUNK])
         channel.send(json.dumps({"type": "still.end", "id": request}))
+
+    # ------------------------------------------------------------------ documents to sign
+    def _doc_begin(self, msg: dict[str, Any]) -> None:
+        limit = self.endpoint.max_document_bytes
+        size = msg.get("size")
+        if not isinstance(size, int) or not 0 < size <= limit:
+            self._send_control(
+                {
+                    "type": "doc.result",
+                    "id": str(msg.get("id", ""))[:64],
+                    "state": "refused",
+                    "reason": f"size must be 1..{limit} bytes",
+                }
+            )
+            return
+        self._doc = {"meta": msg, "data": bytearray(), "size": size}
+
+    def _doc_chunk(self, chunk: bytes) -> None:
+        doc = self._doc
+        if doc is None:
+            return
+        doc["data"].extend(chunk)
+        if len(doc["data"]) > doc["size"]:
+            self._doc = None
+            self._send_control(
+                {
+                    "type": "doc.result",
+                    "id": str(doc["meta"].get("id", ""))[:64],
+                    "state": "refused",
+                    "reason": "more data than announced",
+                }
+            )
+
+    def _doc_end(self, msg: dict[str, Any]) -> None:
+        doc, self._doc = self._doc, None
+        if doc is None or str(msg.get("id")) != str(doc["meta"].get("id")):
+            return
+        if len(doc["data"]) != doc["size"]:
+            self._send_control(
+                {
+                    "type": "doc.result",
+                    "id": str(msg.get("id"))[:64],
+                    "state": "refused",
+                    "reason": "incomplete document",
+                }
+            )
+            return
+        self.endpoint.document_in(self.peer, doc["meta"], bytes(doc["data"]))
+
+    def _send_control(self, item: dict[str, Any]) -> None:
+        attempt = self.current
+        channel = attempt.control if attempt is not None else None
+        if channel is not None and channel.readyState == "open":
+            channel.send(json.dumps(item))
+
+    def send_document(self, item: dict[str, Any], pdf: bytes | None) -> None:
+        """``doc.result`` (state signed/declined/voided/failed/refused), then the signed PDF
+        in chunks and ``doc.result.end``."""
+        attempt = self.current
+        channel = attempt.control if attempt is not None else None
+        if channel is None or channel.readyState != "open":
+            return
+        channel.send(json.dumps({**item, "size": len(pdf) if pdf else 0}))
+        if pdf:
+            for i in range(0, len(pdf), STILL_CHUNK):
+                channel.send(pdf[i : i + STILL_CHUNK])
+        channel.send(json.dumps({"type": "doc.result.end", "id": item.get("id")}))
 
     def send_text(self, data: bytes) -> None:
         attempt = self.current
@@ -472,6 +550,9 @@ class MediaEndpoint:
         self.mixer = AudioMixer(devices.get("audio"))
         self.rtt = RttConversation()
         self.device_state: dict[str, str] = {}
+        #: the booth's signing: gets (peer, meta, pdf) of a document the agent sent to sign
+        self.on_document: Callable[[str, dict[str, Any], bytes], None] | None = None
+        self.max_document_bytes = 20 * 1024 * 1024
         #: test hook: every received video frame (peer, stream, frame)
         self.frame_observers: list[Callable[[str, str, Any], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -576,6 +657,32 @@ class MediaEndpoint:
         self.hub.publish(f"{peer}/{stream}", frame)
         for observer in self.frame_observers:
             observer(peer, stream, frame)
+
+    def document_in(self, peer: str, meta: dict[str, Any], pdf: bytes) -> None:
+        if self.on_document is None:
+            p = self.peers.get(peer)
+            if p is not None:
+                p.send_document(
+                    {
+                        "type": "doc.result",
+                        "id": str(meta.get("id"))[:64],
+                        "state": "refused",
+                        "reason": "this booth does not sign documents",
+                    },
+                    None,
+                )
+            return
+        self.on_document(peer, meta, pdf)
+
+    def send_control(self, peer: str, item: dict[str, Any]) -> None:
+        p = self.peers.get(peer)
+        if p is not None:
+            p._send_control(item)
+
+    def send_document(self, peer: str, item: dict[str, Any], pdf: bytes | None) -> None:
+        p = self.peers.get(peer)
+        if p is not None:
+            p.send_document(item, pdf)
 
     def send_text(self, text: str) -> None:
         """The citizen typed (the touch display): to every peer as T.140."""

@@ -1,12 +1,78 @@
 // The 43" monitor: the citizen's pages, in very large type, one thing at a time.
+//
+// In a call with live media (state.media, docs/media.md "The booth screens"): the agent's video
+// as large as the screen allows (an <img> on the screen server's MJPEG stream), an interpreter or
+// a second clerk beside it and never smaller, a shared screen large in the document pane, and
+// the real-time text at the bottom: what the others type, each character as it comes, and what
+// the citizen types on the touch display, in two colours with a label each.
 import { applyBaseFont, el, fmt, follow, loadTexts, setLang, waitWords } from "./common.js";
+import { LINE_SEPARATOR } from "./t140.js";
 
 const texts = await loadTexts();
 const main = document.getElementById("main");
 let current = null;
 
+// pages of a call on which the media is shown (the booth is in_call.talking / in_call.signing)
+const MEDIA_PAGES = new Set(["call", "signing"]);
+// who is shown first (left, or on top)
+const ROLE_ORDER = { agent: 0, clerk: 1, interpreter: 2 };
+
+// ------------------------------------------------------------------ received video
+// One <img> per stream, kept from one render to the next (a render per typed character must
+// not restart the MJPEG request). A stream that is not shown is dropped at once (its request
+// ends); when it is shown again (the peer is connected again, the camera is back on) a fresh
+// <img> with a new URL opens a new request.
+const streams = new Map(); // url -> {img, used}
+let streamSerial = 0;
+let retryTimer = null;
+
+function streamImg(url, alt, testid) {
+  let entry = streams.get(url);
+  if (entry === undefined) {
+    streamSerial += 1;
+    const img = el("img", {
+      class: "pane-video",
+      src: `${url}?n=${streamSerial}`,
+      alt,
+      "data-testid": testid,
+      "data-stream": url,
+    });
+    entry = { img, used: false };
+    const broken = entry;
+    img.addEventListener("error", () => {
+      // the stream broke off (the daemon restarted it, a network hiccup on 127.0.0.1): open it
+      // again, calmly, as long as it is still to be shown
+      if (streams.get(url) !== broken) return;
+      dropStream(url);
+      clearTimeout(retryTimer);
+      retryTimer = setTimeout(() => current && render(current), 1000);
+    });
+    streams.set(url, entry);
+  }
+  entry.used = true;
+  if (entry.img.alt !== alt) entry.img.alt = alt;
+  return entry.img;
+}
+
+function dropStream(url) {
+  const entry = streams.get(url);
+  if (entry === undefined) return;
+  streams.delete(url);
+  entry.img.removeAttribute("src"); // ends the request
+  entry.img.remove();
+}
+
+function beginStreams() {
+  for (const entry of streams.values()) entry.used = false;
+}
+
+function endStreams() {
+  for (const [url, entry] of [...streams]) if (!entry.used) dropStream(url);
+}
+
+// ------------------------------------------------------------------ panes
 function pane(kind, caption, video, testid) {
-  // no fake video: a plain placeholder until the call's video arrives (a later issue)
+  // no media: a plain placeholder (the call's video comes with the media, state.media)
   return el(
     "figure",
     { class: `pane pane-${kind}`, "data-testid": testid },
@@ -15,19 +81,151 @@ function pane(kind, caption, video, testid) {
   );
 }
 
+function roleText(table, role) {
+  return table[role] ?? table.agent;
+}
+
+function personPane(peer, tm, service) {
+  const role = roleText(tm.roles, peer.role);
+  // the agent's office too (after a transfer the citizen sees where the call went)
+  const withService = peer.role === "agent" && service && peer.name;
+  const caption = withService
+    ? fmt(tm.caption_service, { role, name: peer.name, service })
+    : peer.name
+      ? fmt(tm.caption, { role, name: peer.name })
+      : role;
+  const muted = peer.muted || {};
+  let screen;
+  if (peer.state === "connected" && !muted.video) {
+    screen = el("div", { class: "pane-screen live" }, streamImg(peer.video, caption, `video-${peer.role}`));
+  } else {
+    // connecting, recovering, or the camera is off: a calm dark pane that says so
+    const line = peer.state === "connected" ? roleText(tm.camera_off, peer.role) : tm.connecting;
+    screen = el(
+      "div",
+      { class: "pane-screen waiting", "data-testid": "video-placeholder" },
+      el("p", { class: "placeholder-role", text: role }),
+      el("p", { class: "placeholder-line", text: line }),
+    );
+  }
+  return el(
+    "figure",
+    {
+      class: `pane pane-person pane-${peer.role}`,
+      "data-testid": `${peer.role}-pane`,
+      "data-peer": peer.id,
+      "data-state": peer.state,
+    },
+    screen,
+    muted.audio ? el("p", { class: "pane-note", "data-testid": "mic-off", text: roleText(tm.mic_off, peer.role) }) : null,
+    el("figcaption", { class: "pane-caption", text: caption }),
+  );
+}
+
+function sharePane(url, tm) {
+  return el(
+    "figure",
+    { class: "pane pane-document pane-share", "data-testid": "share-pane" },
+    el("div", { class: "pane-screen live" }, streamImg(url, tm.share, "share-video")),
+    el("figcaption", { class: "pane-caption", text: tm.share }),
+  );
+}
+
+function byRole(a, b) {
+  return (ROLE_ORDER[a.role] ?? 9) - (ROLE_ORDER[b.role] ?? 9);
+}
+
+/** The people side by side, all of the same size; a document (a shared screen, the document
+ * to sign) large on the left of them, the people then one above the other. */
+function stage(people, doc, tm, service = "") {
+  const panes = people.map((peer) => personPane(peer, tm, service));
+  const count = panes.length;
+  if (doc) {
+    return el(
+      "div",
+      { class: "panes stage with-share", "data-testid": "stage" },
+      doc,
+      count ? el("div", { class: `people people-${count}` }, ...panes) : null,
+    );
+  }
+  return el("div", { class: `panes stage people people-${count}`, "data-testid": "stage" }, ...panes);
+}
+
+// ------------------------------------------------------------------ real-time text
+const showText = (text) => String(text || "").replaceAll(LINE_SEPARATOR, "\n");
+
+function rttBox(kind, label, text, testid) {
+  // the window shows the last lines: new text pushes old lines out at the top, the line being
+  // written is always in view
+  return el(
+    "section",
+    { class: `rtt rtt-${kind}`, "data-testid": testid },
+    el("h2", { class: "rtt-label", text: label }),
+    el("div", { class: "rtt-window" }, el("p", { class: "rtt-text", "data-testid": `${testid}-text`, text: showText(text) })),
+  );
+}
+
+// the text takes at most this share of the screen's height: the people stay in sight
+const RTT_SHARE = 0.5;
+
+function rttArea(rtt, peers, tm, rem, scale) {
+  const shown = new Set(peers.map((p) => p.id));
+  const boxes = [];
+  for (const item of (rtt && rtt.received) || []) {
+    if (!shown.has(item.peer) || !item.text) continue;
+    boxes.push(rttBox("received", roleText(tm.writes, item.role), item.text, `rtt-received-${item.role}`));
+  }
+  if (rtt && rtt.sent) boxes.push(rttBox("sent", tm.you_write, rtt.sent, "rtt-sent"));
+  if (!boxes.length) return null;
+  // the text: 2.2 × the normal size, and at least 1.4 × the size the citizen chose
+  const font = Math.max(2.2 * (rem / scale), 1.4 * rem);
+  const line = 1.25 * font;
+  // as many whole lines as fit (a box's label, padding and border: about 2.3rem), each box at
+  // least one; more for what the others write first, then for what the citizen writes; at
+  // most 3 in a single box, 2 in each of several
+  const most = boxes.length === 1 ? 3 : 2;
+  const room = window.innerHeight * RTT_SHARE - (boxes.length - 1) * 0.4 * rem - boxes.length * 2.3 * rem;
+  let spare = Math.floor(room / line) - boxes.length;
+  const lines = boxes.map(() => 1);
+  for (let round = 1; round < most && spare > 0; round += 1) {
+    for (let i = 0; i < boxes.length && spare > 0; i += 1) {
+      lines[i] += 1;
+      spare -= 1;
+    }
+  }
+  boxes.forEach((node, i) => {
+    node.dataset.lines = String(lines[i]);
+    node.style.setProperty("--rtt-lines", String(lines[i])); // the CSSOM: no inline style attribute
+  });
+  const area = el("div", { class: "rtt-area", "data-testid": "rtt" }, ...boxes);
+  area.style.setProperty("--rtt-font", `${font}px`);
+  return area;
+}
+
+// ------------------------------------------------------------------ pages
 function render(state) {
   current = state;
   const t = setLang(texts, state.lang);
   const page = state.page in t ? state.page : "blank";
   const p = t[page];
   const params = state.params || {};
-  applyBaseFont(state.layout, state.text_scale);
+  const media = state.media || { active: false };
+  const rem = applyBaseFont(state.layout, state.text_scale);
   document.body.dataset.page = page;
   document.body.classList.toggle("emergency", page === "emergency");
-  for (const media of document.querySelectorAll("video, audio")) media.volume = state.volume;
+  const live = Boolean(media.active) && MEDIA_PAGES.has(page);
+  document.body.classList.toggle("media", live);
+  beginStreams();
 
   const nodes = [];
-  if (p.headline) nodes.push(el("h1", { id: "headline", "data-testid": "headline", text: p.headline }));
+  if (p.headline) {
+    // in a call with its picture the people say who is there: the page's headline only for
+    // screen readers, the space for the picture and the text
+    const quiet = live && page === "call";
+    nodes.push(
+      el("h1", { id: "headline", "data-testid": "headline", class: quiet ? "visually-hidden" : null, text: p.headline }),
+    );
+  }
   const body = (text) => el("p", { class: "body", "data-testid": "body", text });
 
   if (page === "waiting") {
@@ -54,6 +252,17 @@ function render(state) {
       );
     }
     nodes.push(row);
+  } else if (live) {
+    // the call with its media: the people, a shared screen, the real-time text
+    const people = [...(media.peers || [])].sort(byRole);
+    let doc = media.share ? sharePane(media.share, t.media) : null;
+    if (page === "signing") {
+      nodes.push(body(p.body));
+      doc = doc || pane("document", p.document_pane, t.call.video, "document-pane");
+    }
+    nodes.push(stage(people, doc, t.media, params.agent || ""));
+    const rtt = rttArea(media.rtt, people, t.media, rem, state.text_scale || 1);
+    if (rtt) nodes.push(rtt);
   } else if (page === "call") {
     const agent = params.agent || "";
     nodes.push(
@@ -69,6 +278,12 @@ function render(state) {
     nodes.push(
       el("div", { class: "panes" }, pane("document", p.document_pane, t.call.video, "document-pane")),
     );
+  } else if (page === "transferring") {
+    // "Bitte einen Moment": the agent's media is stopped while the call is passed on; an
+    // interpreter who stays in the call stays in view (a deaf citizen is not left alone)
+    nodes.push(body(p.body));
+    const staying = (media.active ? media.peers || [] : []).filter((peer) => peer.role === "interpreter");
+    if (staying.length) nodes.push(stage(staying, null, t.media));
   } else if (page === "unavailable") {
     nodes.push(body(p.body));
     nodes.push(el("p", { class: "body contact", text: fmt(p.hours, params) }));
@@ -82,7 +297,8 @@ function render(state) {
     nodes.push(body(fmt(p.body, params)));
   }
   main.replaceChildren(...nodes);
-  for (const media of main.querySelectorAll("video")) media.volume = state.volume;
+  endStreams();
+  for (const video of main.querySelectorAll("video")) video.volume = state.volume;
 }
 
 follow("monitor", render, () => {
@@ -90,7 +306,9 @@ follow("monitor", render, () => {
   if (current === null) return;
   const t = setLang(texts, current.lang);
   document.body.dataset.page = "offline";
-  document.body.classList.remove("emergency");
+  document.body.classList.remove("emergency", "media");
+  beginStreams();
+  endStreams();
   main.replaceChildren(
     el("h1", { id: "headline", text: t.offline.headline }),
     el("p", { class: "body", text: t.offline.body }),

@@ -36,6 +36,7 @@ from cloud_bridge.api import (
     media,
     reports,
     status,
+    templates,
     wallboard,
 )
 from cloud_bridge.api import limiter as login_limits
@@ -88,6 +89,7 @@ def create_app(
     sl_threshold_s: float = 20.0,
     report_names: Mapping[str, Mapping[str, str]] | None = None,
     web_root: Path | None = WEB_ROOT,
+    templates_dir: Path | None = None,
 ) -> FastAPI:
     """The API on ``bridge`` with accounts from ``users``.
 
@@ -121,11 +123,24 @@ def create_app(
         sl_threshold_s=sl_threshold_s,
         report_names=dict(report_names or {}),
         trusted_proxies=parse_networks(trusted_proxies),
+        templates_dir=templates_dir,
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimit, default=max_body)
     app.add_api_route("/healthz", healthz, response_model=HealthResponse, tags=["meta"])
-    for module in (auth, agent, calls, booths, status, accounts, wallboard, reports, events, media):
+    for module in (
+        auth,
+        agent,
+        calls,
+        booths,
+        status,
+        accounts,
+        wallboard,
+        reports,
+        events,
+        media,
+        templates,
+    ):
         app.include_router(module.router)
     if web_root is not None:  # last: every route of the API comes first
         app.router.routes.append(PortalMount(web_root))

@@ -9,6 +9,7 @@ import hmac
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -54,6 +55,8 @@ class ApiSettings:
     report_names: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # the reverse proxies whose X-Forwarded-For is believed (none: the socket's peer counts)
     trusted_proxies: tuple[Network, ...] = ()
+    # the PDF forms offered for signing (None: none)
+    templates_dir: Path | None = None
 
 
 # ------------------------------------------------------------------------- shared state

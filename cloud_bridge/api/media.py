@@ -92,12 +92,16 @@ async def invite(
     responses=errors(401, 403),
 )
 async def invitations(call: str, bridge: BridgeDep, user: CurrentUser) -> list[InvitationView]:
-    require_agent(bridge, user)
+    """The call's invitations, for the agent of the call (also while it consults)."""
+    agent = require_agent(bridge, user)
+    view = bridge.call_view(call)
+    if view is None or view.get("agent") != agent:
+        raise ApiError(403, "not_in_call", "only the agent of the call sees its invitations")
     return [_view(i) for i in bridge.media.invitations_of(call)]
 
 
 @router.delete(
-    "/calls/{call}/invitations/{invitation}", status_code=204, responses=errors(403, 404)
+    "/calls/{call}/invitations/{invitation}", status_code=204, responses=errors(401, 403, 404)
 )
 async def revoke(call: str, invitation: str, bridge: BridgeDep, user: CurrentUser) -> None:
     agent = require_agent(bridge, user)

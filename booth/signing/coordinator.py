@@ -1,0 +1,134 @@
+"""The signature in the call: the agent's document in, the booth's states, the result out.
+
+The agent sends the PDF over the call's ``lisa`` data channel (``doc.begin``, chunks,
+``doc.end``: docs/media.md); :class:`SigningCoordinator` hands it to the
+:class:`~booth.signing.flow.SigningFlow`, moves the booth into ``in_call.signing`` (the screens
+show the document and the sign area), and when the citizen confirms or declines on the touch
+display sends ``doc.result`` with the signed PDF back to that agent and returns the booth to
+``in_call.talking``. Leaving the signing state any other way (the call ended, the citizen
+left, an emergency) voids the document: nothing half-signed remains.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from booth.machine import Trigger
+from booth.signing.flow import SigningFlow, SigningRefused, SignOutcome, SignRequest
+
+log = logging.getLogger("lisa.booth.signing")
+
+
+class SigningCoordinator:
+    def __init__(self, flow: SigningFlow, controller: Any, endpoint: Any) -> None:
+        self.flow = flow
+        self.controller = controller
+        self.endpoint = endpoint
+        self.peer: str | None = None
+        self.listeners: list[Callable[[], None]] = []
+        flow.on_change = self._changed
+        endpoint.on_document = self.on_document
+        controller.state_listeners.append(self._on_state)
+
+    # ------------------------------------------------------------------ from the agent
+    def on_document(self, peer: str, meta: dict[str, Any], pdf: bytes) -> None:
+        self.endpoint.spawn(self._request(peer, meta, pdf))
+
+    async def _request(self, peer: str, meta: dict[str, Any], pdf: bytes) -> None:
+        rid = str(meta.get("id", ""))[:64] or "doc"
+        state = str(self.controller.state)
+        if state != "in_call.talking":
+            self._result(peer, rid, "refused", f"the booth is not talking ({state})")
+            return
+        box: Any = meta.get("box")
+        request = SignRequest(
+            id=rid,
+            title=str(meta.get("title") or "Dokument")[:120],
+            pdf=pdf,
+            requested_by=self._name(peer),
+            field_name=str(meta.get("field") or "")[:64],
+            page=int(meta["page"]) if isinstance(meta.get("page"), int) else -1,
+            box=(int(box[0]), int(box[1]), int(box[2]), int(box[3])) if _is_box(box) else None,
+        )
+        try:
+            await self.flow.request(request)
+        except SigningRefused as exc:
+            self._result(peer, rid, "refused", str(exc))
+            return
+        self.peer = peer
+        self.endpoint.send_control(peer, {"type": "doc.shown", "id": rid})
+        self.controller.post(Trigger.SIGNATURE_REQUESTED)
+
+    # ------------------------------------------------------------------ from the citizen
+    async def confirm(self) -> SignOutcome:
+        outcome = await self.flow.confirm()  # raises SigningRefused without ink
+        self._done(outcome)
+        return outcome
+
+    async def decline(self) -> SignOutcome:
+        outcome = await self.flow.decline()
+        self._done(outcome)
+        return outcome
+
+    async def clear(self) -> None:
+        await self.flow.clear()
+
+    # ------------------------------------------------------------------ inside
+    def _done(self, outcome: SignOutcome) -> None:
+        peer, self.peer = self.peer, None
+        if peer is not None:
+            item = {
+                "type": "doc.result",
+                "id": outcome.id,
+                "state": outcome.state,
+                "reason": outcome.reason,
+                "level": outcome.level,
+                "document_sha256": outcome.document_sha256,
+                "handover": outcome.handover_id,
+            }
+            self.endpoint.send_document(peer, item, outcome.pdf)
+        log.info(
+            "signature finished",
+            extra={"request": outcome.id, "state": outcome.state, "sign_ms": outcome.sign_ms},
+        )
+        if str(self.controller.state) == "in_call.signing":
+            self.controller.post(Trigger.SIGNATURE_FINISHED)
+
+    def _on_state(self, state: str) -> None:
+        if self.flow.current is not None and state != "in_call.signing":
+            if state.startswith("in_call.talking") and self.peer is None:
+                return
+            self.endpoint.spawn(self._void(f"left signing ({state})"))
+
+    async def _void(self, reason: str) -> None:
+        outcome = await self.flow.void(reason)
+        if outcome is not None:
+            peer, self.peer = self.peer, None
+            if peer is not None:
+                self._result(peer, outcome.id, "voided", reason)
+
+    def _result(self, peer: str, rid: str, state: str, reason: str) -> None:
+        self.endpoint.send_document(
+            peer, {"type": "doc.result", "id": rid, "state": state, "reason": reason}, None
+        )
+
+    def _name(self, peer: str) -> str:
+        p = self.endpoint.peers.get(peer)
+        return str(getattr(p, "name", "") or peer)
+
+    def _changed(self) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener()
+            except Exception:
+                log.exception("signing listener failed")
+
+
+def _is_box(value: Any) -> bool:
+    return (
+        isinstance(value, list | tuple)
+        and len(value) == 4
+        and all(isinstance(v, int | float) for v in value)
+    )

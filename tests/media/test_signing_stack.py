@@ -1,0 +1,121 @@
+"""Signing in a call, end to end through real processes: the agent (Python media peer) sends a
+PDF over the call's data channel → the simulated booth shows it and turns the pad on → the
+citizen signs (simulated pad) and confirms on the touch display (the booth's screen server) →
+the signed PDF comes back to the agent, verifies in pyHanko and poppler's pdfsig, and lies in
+the demo DMS folder; a declined document is not signed."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from booth.control_client import ControlClient
+from booth.signing.pdf import blank_pdf
+from booth.signing.verify import verify_pdf
+from sim.media_check import AgentSession, MediaRig, connect_call
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.realtime]
+
+
+def _status(rig: MediaRig) -> dict[str, Any]:
+    with ControlClient(rig.socket, timeout=10) as c:
+        return dict(c.call("status"))
+
+
+async def _wait(check: Any, what: str, timeout: float = 20.0) -> Any:  # noqa: ASYNC109
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await asyncio.to_thread(check)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def _detail(rig: MediaRig, wanted: str) -> bool:
+    return bool(_status(rig).get("detail") == wanted)
+
+
+async def test_sign_in_the_call_and_hand_over(tmp_path: Path) -> None:
+    dms = tmp_path / "dms"
+    dms.mkdir()
+    handover = (
+        f'\n[handover.exporter]\nkind = "directory"\npath = "{dms}"\n'
+        "[handover.retry]\ninitial = 0.2\nmaximum = 1.0\n"
+    )
+    rig = MediaRig(main=(320, 240, 15.0), document=(640, 360, 5.0), extra_booth=handover)
+    agent: AgentSession | None = None
+    try:
+        await asyncio.to_thread(rig.start)
+        agent = AgentSession(rig.url)
+        await agent.start()
+        call, _ = await connect_call(rig, agent)
+        peer = agent.peer
+        await asyncio.wait_for(peer.first_frame.wait(), 15)
+        await _wait(lambda: peer.control is not None and peer.control.readyState == "open", "lisa")
+        screen = httpx.AsyncClient(base_url=f"http://127.0.0.1:{rig.screen_port}", timeout=30)
+
+        # 1. a declined document: nothing signed, back to talking
+        pdf = blank_pdf(2, title="Vollmacht")
+        peer.send_document("d1", "Vollmacht", pdf, field="Signature1")
+        await _wait(lambda: _detail(rig, "in_call.signing"), "the booth signing")
+        state = (await screen.get("/api/state")).json()
+        assert state["signing"]["active"] and state["signing"]["title"] == "Vollmacht"
+        page = await screen.get(state["signing"]["pages"][0])
+        assert page.status_code == 200 and page.content[:2] == b"\xff\xd8"
+        r = await screen.post("/api/signature/confirm")
+        assert r.status_code == 409  # no ink: nothing is signed without a signature
+        assert (await screen.post("/api/signature/decline")).json()["state"] == "declined"
+        declined = await peer.wait_result("d1")
+        assert declined.state == "declined" and not declined.data
+        await _wait(lambda: _detail(rig, "in_call.talking"), "back to talking")
+
+        # 2. signed: ink on the pad, confirmed on the touch display
+        pdf = blank_pdf(10, field_name=None, title="Antrag auf Wohngeld")
+        peer.send_document("d2", "Antrag auf Wohngeld", pdf, page=9, box=(60, 60, 300, 130))
+        await _wait(lambda: _detail(rig, "in_call.signing"), "the booth signing")
+        await asyncio.to_thread(rig.inject, "pen.sign")
+
+        def inked() -> bool:
+            st = httpx.get(f"http://127.0.0.1:{rig.screen_port}/api/state", timeout=5).json()
+            return bool(st["signing"].get("has_ink")) and st["signing"]["ink_samples"] >= 750
+
+        await _wait(inked, "the ink on the pad")
+        ink = (await screen.get("/api/signature/ink")).json()
+        assert len(ink["strokes"]) == 3
+        r = await screen.post("/api/signature/confirm")
+        assert r.status_code == 200 and r.json()["state"] == "signed", r.text
+        result = await peer.wait_result("d2")
+        assert result.state == "signed" and result.info["level"] == "B-B"
+        signed = bytes(result.data)
+        assert len(signed) == result.info["size"] and signed.startswith(b"%PDF-")
+        report = await asyncio.to_thread(verify_pdf, signed)
+        assert report.ok, report.problems
+        if shutil.which("pdfsig"):
+            path = tmp_path / "signed.pdf"
+            path.write_bytes(signed)
+            out = await asyncio.to_thread(
+                subprocess.run, ["pdfsig", str(path)], capture_output=True, text=True
+            )
+            assert "Signature is Valid" in out.stdout, out.stdout
+        await _wait(lambda: _detail(rig, "in_call.talking"), "back to talking")
+        delivered = await _wait(lambda: [p for p in dms.iterdir() if p.suffix == ".pdf"], "DMS")
+        assert delivered[0].read_bytes() == signed
+        # after the DMS confirmed, no copy is kept on the booth
+        outbox = rig.workdir / "state" / "handover.sqlite"
+        await _wait(lambda: signed[-4000:] not in outbox.read_bytes(), "the outbox purged", 10)
+        await agent.hangup(call)
+        await screen.aclose()
+    finally:
+        if agent is not None:
+            await agent.close()
+        await asyncio.to_thread(rig.stop)
+        rig.cleanup()
