@@ -110,6 +110,11 @@ class BoothIngest:
             elif leaf == "media/out" and self.media is not None:
                 if len(payload) <= MAX_PAYLOAD:
                     self.media(booth_id, payload)
+                else:
+                    log.warning(
+                        "media report too large, dropped",
+                        extra={"booth": booth_id, "bytes": len(payload), "limit": MAX_PAYLOAD},
+                    )
         except Exception:  # one bad message must not stop the bridge
             log.exception("booth message failed", extra={"topic": topic})
 
