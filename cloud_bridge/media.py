@@ -112,6 +112,7 @@ class MediaMatcher:
         self.agent_lost = agent_lost
         self.clock = clock
         self.pairs: dict[str, _Pair] = {}  # booth -> pair
+        self.consults: dict[str, tuple[str, str]] = {}  # call -> (asker, consultant)
         self.invitations: dict[str, Invitation] = {}
         self.clients: dict[str, MediaClient] = {}
         self.owner: dict[tuple[str, str], str] = {}  # (booth, peer) -> client id
@@ -158,6 +159,76 @@ class MediaMatcher:
                     self._stop_clients(booth, peer, old.call, "transferred")
         for booth, new in wanted.items():
             self.pairs[booth] = new
+        self._reconcile_consults(calls)
+
+    def _reconcile_consults(self, calls: Iterable[Mapping[str, Any]]) -> None:
+        """The two agents of a connected consultation may talk browser to browser (audio;
+        the citizen waits with "Bitte einen Moment"): the asker offers, the consultant answers,
+        relayed as ``media.peer`` on their WebSockets."""
+        wanted: dict[str, tuple[str, str]] = {}
+        for view in calls:
+            consult = view.get("consult")
+            if view.get("kind") != "call" or not isinstance(consult, Mapping):
+                continue
+            if consult.get("status") == "connected" and consult.get("agent"):
+                if consult.get("consultant"):
+                    wanted[view["id"]] = (str(consult["agent"]), str(consult["consultant"]))
+        for call, (asker, consultant) in list(self.consults.items()):
+            if wanted.get(call) != (asker, consultant):
+                for agent in (asker, consultant):
+                    for client in self._clients_of(f"agent:{agent}"):
+                        self._fire(client, {"type": "media.peer.stop", "call": call})
+                del self.consults[call]
+        for call, pair in wanted.items():
+            if call not in self.consults:
+                self._start_consult(call, pair)
+
+    def _start_consult(self, call: str, pair: tuple[str, str]) -> None:
+        self.consults[call] = pair
+        asker, consultant = pair
+        for me, other, offer in ((asker, consultant, True), (consultant, asker, False)):
+            for client in self._clients_of(f"agent:{me}"):
+                self._fire(
+                    client,
+                    {
+                        "type": "media.peer.start",
+                        "call": call,
+                        "peer": f"agent:{other}",
+                        "name": self.agent_names(other),
+                        "offer": offer,
+                        "ice_servers": self._ice(f"agent:{me}"),
+                    },
+                )
+
+    def _clients_of(self, peer: str) -> list[MediaClient]:
+        return [c for c in self.clients.values() if c.peer == peer]
+
+    async def _peer_signal(self, client: MediaClient, frame: Mapping[str, Any]) -> None:
+        """``media.peer`` {call, sdp, sdp_type offer|answer}: from one agent of a consultation
+        to the other (all their windows; the one that answers keeps it)."""
+        call = str(frame.get("call") or "")
+        pair = self.consults.get(call)
+        me = client.peer.split(":", 1)[1] if client.peer.startswith("agent:") else ""
+        if pair is None or me not in pair:
+            await self._error(client, "media.peer", "no consultation of yours on this call", call)
+            return
+        if frame.get("type") == "media.peer.ready":  # a reloaded page: the asker offers anew
+            self._start_consult(call, pair)
+            return
+        sdp, sdp_type = frame.get("sdp"), frame.get("sdp_type")
+        if not isinstance(sdp, str) or sdp_type not in ("offer", "answer") or len(sdp) > 60_000:
+            await self._error(client, "media.peer", "media.peer needs `sdp` and `sdp_type`", call)
+            return
+        other = pair[1] if me == pair[0] else pair[0]
+        item = {
+            "type": "media.peer",
+            "call": call,
+            "from": client.peer,
+            "sdp": sdp,
+            "sdp_type": sdp_type,
+        }
+        for target in self._clients_of(f"agent:{other}"):
+            self._fire(target, item)
 
     def allowed(self, peer: str, call: str) -> str | None:
         """The booth of ``call`` if ``peer`` may have media with it now, else None."""
@@ -252,6 +323,9 @@ class MediaMatcher:
         call = frame.get("call")
         if not isinstance(call, str) or not call:
             await self._error(client, kind, "a media message needs `call`")
+            return
+        if kind in ("media.peer", "media.peer.ready"):
+            await self._peer_signal(client, frame)
             return
         booth = self.allowed(client.peer, call)
         if booth is None:

@@ -29,6 +29,7 @@ from cloud_bridge.acd.model import (
     AgentLogin,
     AgentSpec,
     CancelTransfer,
+    CompleteTransfer,
     Event,
     Hangup,
     QueueSpec,
@@ -627,3 +628,33 @@ def test_invitation_routes_and_the_guest_websocket(http: HttpRig) -> None:
     for i in range(MAX_INVITATIONS_PER_CALL):
         assert client.post(route, json=body | {"name": f"G{i}"}, headers=a1).status_code == 201
     _error(client.post(route, json=body, headers=a1), 409, "too_many_guests")
+
+
+async def test_the_two_agents_of_a_consultation_talk_browser_to_browser(rig: Rig) -> None:
+    """While the citizen waits, the asker's and the consultant's browsers get
+    ``media.peer.start`` (the asker offers); their SDP is relayed only between the two; a third
+    agent cannot join in; the end of the consultation stops it on both sides."""
+    call = await rig.connected_call("a1")
+    a1, w1, a2 = rig.browser("agent:a1"), rig.browser("agent:w1"), rig.browser("agent:a2")
+    await rig.step(SetReady("w1"), Transfer("a1", call, queue="wg", consult=True))
+    leg = rig.call(call)["consult"]["id"]
+    assert not a1.of("media.peer.start")  # still ringing: nobody to talk to
+    await rig.step(Accept("w1", leg))
+    [start_a] = a1.of("media.peer.start")
+    [start_w] = w1.of("media.peer.start")
+    assert (start_a["peer"], start_a["offer"]) == ("agent:w1", True)
+    assert (start_w["peer"], start_w["offer"]) == ("agent:a1", False)
+    assert start_a["ice_servers"] and not a2.of("media.peer.start")
+    await a1.say("media.peer", call, sdp="v=0 offer", sdp_type="offer")
+    [offer] = w1.of("media.peer")
+    assert (offer["from"], offer["sdp_type"], offer["sdp"]) == ("agent:a1", "offer", "v=0 offer")
+    await w1.say("media.peer", call, sdp="v=0 answer", sdp_type="answer")
+    assert a1.of("media.peer")[0]["sdp"] == "v=0 answer"
+    await a2.say("media.peer", call, sdp="v=0 sneak", sdp_type="offer")
+    assert a2.of("media.error") and len(w1.of("media.peer")) == 1  # not relayed
+    await w1.say("media.peer.ready", call)  # a reloaded page: the asker offers anew
+    assert len(a1.of("media.peer.start")) == 2
+    await rig.step(CompleteTransfer("a1", call))
+    assert a1.of("media.peer.stop") and w1.of("media.peer.stop")
+    await w1.ready(call)  # now w1 is the citizen's agent
+    assert rig.mqtt.media()[-1].peer == "agent:w1"

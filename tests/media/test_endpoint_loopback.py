@@ -159,3 +159,47 @@ async def test_path_loss_renegotiates(wire: Wire) -> None:
         "a new connection with media",
         8,
     )
+
+
+async def test_a_camera_failing_mid_call_degrades_the_call() -> None:
+    """The booth's HAL devices (simulated cameras and audio): the document camera is unplugged
+    mid-call → the agent is told (media.state devices), audio and the main camera go on; it
+    comes back → told again."""
+    from hal.base import DriverContext
+    from hal.clock import LoopClock
+    from hal.events import CameraRole
+    from sim.devices.audio import SimAudioIO, SimAudioIOOptions
+    from sim.devices.camera import SimCamera, SimCameraOptions
+
+    ctx = DriverContext(clock=LoopClock())
+    main = SimCamera("camera_main", SimCameraOptions(width=320, height=240, fps=15), ctx)
+    doc = SimCamera(
+        "camera_document",
+        SimCameraOptions(role=CameraRole.DOCUMENT, width=640, height=360, fps=5),
+        ctx,
+    )
+    audio = SimAudioIO("audio", SimAudioIOOptions(), ctx)
+    devices = {"camera_main": main, "camera_document": doc, "audio": audio}
+    w = Wire(make_config(sources="devices"), devices)
+    try:
+        await w.agent.ready(CALL)
+        await asyncio.wait_for(w.agent.first_frame.wait(), 10)
+        probes = w.agent.probes
+        await wait_for(lambda: probes["document"].frames > 0, "document frames")
+        await wait_for(lambda: audio.played_frames > 0, "the agent's audio on the speaker")
+        doc.unplug()
+        await wait_for(
+            lambda: w.agent.devices.get("camera_document") == "unavailable", "agent told", 6
+        )
+        audio_before, video_before = probes["audio"].frames, probes["video"].frames
+        await wait_for(
+            lambda: probes["audio"].frames > audio_before + 25
+            and probes["video"].frames > video_before + 10,
+            "audio and the main camera going on",
+        )
+        assert w.endpoint.peers[PEER].state == "connected"
+        doc.normal()
+        await wait_for(lambda: w.agent.devices.get("camera_document") == "ok", "recovered", 6)
+    finally:
+        await w.agent.close()
+        await w.endpoint.close()

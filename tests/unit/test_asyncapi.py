@@ -112,7 +112,17 @@ def test_every_channel_is_documented_with_direction_and_retain() -> None:
     doc = asyncapi()
     addresses = {ch["address"] for ch in doc["channels"].values()}
     base = f"{lm.ROOT}/booth/{{boothId}}"
-    for leaf in ("availability", "state", "health", "event", "cmd", "cmd/result", "call"):
+    for leaf in (
+        "availability",
+        "state",
+        "health",
+        "event",
+        "cmd",
+        "cmd/result",
+        "call",
+        "media",
+        "media/out",
+    ):
         assert f"{base}/{leaf}" in addresses, leaf
     assert lm.BRIDGE_AVAILABILITY in addresses
     expected = {
@@ -123,6 +133,8 @@ def test_every_channel_is_documented_with_direction_and_retain() -> None:
         "cmd": ("receive", False),
         "cmdResult": ("send", False),
         "call": ("receive", False),
+        "media": ("receive", False),
+        "mediaOut": ("send", False),
         "bridgeAvailability": ("receive", True),
     }
     seen = {}
