@@ -334,6 +334,13 @@ class MediaMatcher:
         pair = self.pairs[booth]
         if kind == "media.ready":
             client.call = call
+            previous = self.owner.get((booth, client.peer))
+            if previous is not None and previous != client.id and previous in self.clients:
+                # another window of the same person takes the media over: that one stops
+                self._fire(
+                    self.clients[previous],
+                    {"type": "media.stop", "call": call, "reason": "taken over by another window"},
+                )
             self.owner[(booth, client.peer)] = client.id
             role, name = pair.peers[client.peer]
             self._to_booth(

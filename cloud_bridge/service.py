@@ -223,6 +223,7 @@ class Bridge:
         decisions = self.engine.restore(calls, agents, queues)
         self._commit(decisions, None)
         self._act(decisions)
+        self.media.reconcile(self.engine.calls_view())  # who may have media, after a restart
         log.info(
             "bridge started",
             extra={"calls": len(self.engine.calls), "agents": len(self.engine.agents)},

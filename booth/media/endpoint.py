@@ -101,6 +101,7 @@ class Attempt:
     transceivers: dict[str, RTCRtpTransceiver] = field(default_factory=dict)
     control: RTCDataChannel | None = None
     t140: RTCDataChannel | None = None
+    dropped: bool = False
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
@@ -153,6 +154,12 @@ class PeerMedia:
         now = time.monotonic()
         if any(not a.offered and now - a.started < 0.5 for a in self.attempts.values()):
             return  # an offer is being made: it will reach the peer that asked
+        # the peer has given up its connection (reloaded, or its watchdog fired): ours are dead
+        # too; stray packets of them must not count as media any more
+        for attempt in list(self.attempts.values()):
+            if attempt.offered:
+                attempt.dropped = True
+                self._spawn_detached(self._drop(attempt))
         if self.state == "connected":
             self._set_state("recovering", "the peer asked for a new connection")
         self.new_attempt()
@@ -319,10 +326,17 @@ class PeerMedia:
             await asyncio.sleep(HEARTBEAT_S)
 
     def _alive(self, attempt: Attempt) -> None:
+        if attempt.dropped:
+            return
         attempt.last_rx = time.monotonic()
         if attempt is not self.current:
-            if attempt.offered and attempt.answered:
-                # an older connection came back after all: keep whichever works
+            current = self.current
+            if (
+                attempt.offered
+                and attempt.answered
+                and (current is None or attempt.started > current.started or not current.answered)
+            ):
+                # this connection works while the current one has not answered: keep it
                 self.current = attempt
             else:
                 return
@@ -339,7 +353,8 @@ class PeerMedia:
                     },
                 )
             for other in list(self.attempts.values()):
-                if other is not attempt:
+                if other is not attempt and other.started < attempt.started:
+                    other.dropped = True
                     self._spawn_detached(self._drop(other))
 
     def _on_control(self, attempt: Attempt, msg: Any) -> None:
@@ -514,6 +529,7 @@ class PeerMedia:
         self.endpoint.spawn(coro)
 
     async def _drop(self, attempt: Attempt) -> None:
+        attempt.dropped = True
         self.attempts.pop(attempt.id, None)
         if self.current is attempt:
             self.current = None

@@ -111,7 +111,8 @@ export function backoff(attempt) {
 /**
  * The live events. onEvent(ev) for every frame (the first after each (re)connect is the
  * snapshot); onState(state, info) with 'connecting' | 'open' | 'lost' | 'closed';
- * onUnauthorized() on close code 4401 (no reconnect then).
+ * onUnauthorized() on close code 4401 (no reconnect then). send(obj) writes a frame (the
+ * media signalling, docs/media.md) while the socket is open.
  */
 export class EventStream {
   constructor({ onEvent, onState, onUnauthorized: unauth }) {
@@ -154,6 +155,18 @@ export class EventStream {
       }
     }
     this.onState('closed');
+  }
+
+  /** Send one JSON frame (e.g. `media.*`) on the open socket; false while it is not open. */
+  send(obj) {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== 1) return false;
+    try {
+      ws.send(JSON.stringify(obj));
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   _connectNow() {

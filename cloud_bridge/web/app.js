@@ -11,6 +11,7 @@ import { Berichte } from './berichte.js';
 import { label, t } from './i18n.js';
 import { Login } from './login.js';
 import { OfferBanner, offerTexts, Ringer } from './offer.js';
+import { media, mediaCall, setMediaStream } from './portal-media.js';
 import { stopRinging } from './ringer.js';
 import { applyEvent, applyMe, boothName, currentOffer, isAgent, myCall, resetLive, state, update, useStore } from './store.js';
 import { Technik } from './technik.js';
@@ -79,6 +80,7 @@ function startSession(me) {
     }),
     onUnauthorized: () => expire(),
   });
+  setMediaStream(stream);
   stream.start();
   const target = wanted && wanted !== 'login' ? wanted : routeId();
   wanted = null;
@@ -89,6 +91,7 @@ function startSession(me) {
 function endSession(notice) {
   if (stream) stream.stop();
   stream = null;
+  setMediaStream(null);
   stopRinging();
   update((s) => {
     s.session = null;
@@ -127,7 +130,13 @@ onUnauthorized(() => expire());
 // ---------------------------------------------------------------------------- shortcuts
 function onKey(e) {
   if (!e.altKey || !e.shiftKey || e.ctrlKey || e.metaKey || e.repeat || !state.session || !isAgent()) return;
-  const action = { KeyA: () => accept(), KeyD: () => decline(), KeyR: () => setReady(), KeyE: () => hangup() }[e.code];
+  const action = {
+    KeyA: () => accept(),
+    KeyD: () => decline(),
+    KeyR: () => setReady(),
+    KeyE: () => hangup(),
+    KeyM: () => mediaCall() && media.toggleMute('audio'),
+  }[e.code];
   if (!action) return;
   e.preventDefault();
   action();
@@ -235,7 +244,7 @@ function App() {
       ${agent ? html`<${OfferBanner} />` : null}
       ${r.allowed(session.user) ? html`<${Page} key=${route} />` : html`<p class="msg msg-error" role="alert" data-testid="forbidden">${t('nav.forbidden')}</p>`}
     </main>
-    <footer class="foot"><span>${t('app.title')}</span>${agent ? html`<span class="muted"> · ${t('keys.accept')} · ${t('keys.decline')} · ${t('keys.ready')} · ${t('keys.end')}</span>` : null}</footer>
+    <footer class="foot"><span>${t('app.title')}</span>${agent ? html`<span class="muted"> · ${t('keys.accept')} · ${t('keys.decline')} · ${t('keys.ready')} · ${t('keys.end')} · ${t('keys.mute')}</span>` : null}</footer>
   `;
 }
 

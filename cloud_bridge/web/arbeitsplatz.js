@@ -1,15 +1,17 @@
 // #/arbeitsplatz: the ACD agent's workspace: own status, sound / notification notices, the
 // current call (booth, waiting time, the citizen's path, booth controls, transfer, end),
-// the wrap-up and the two video panes.
+// the wrap-up and the call's video, sound and real-time text (media.js).
 
 import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api } from './api.js';
 import { hangup, setNotReady, setReady } from './actions.js';
-import { CallBoothControls } from './booth-controls.js';
+import { CallBoothControls, DoccamControls } from './booth-controls.js';
 import { Icon, Message, PageTitle, StatusBadge } from './components.js';
 import { clock, dur, errorText, reasonLabel, statusLabel } from './format.js';
 import { label, t } from './i18n.js';
+import { CallMedia } from './media.js';
+import { media, mediaCall } from './portal-media.js';
 import { audioBlocked, audioSupported, notificationPermission, onAudioChange, ringOnce, unlockAudio } from './ringer.js';
 import { agentName, boothName, isAgent, myAgent, myCall, queueName, serverNow, state, update, useTick } from './store.js';
 import { TransferPanel } from './transfer.js';
@@ -153,16 +155,23 @@ function CallPanel({ call }) {
   </section>`;
 }
 
-function VideoPanes() {
-  const pane = (key, tid) => html`<figure class="video" data-testid=${tid}>
-    <div class="video-box" role="img" aria-label=${`${t(key)}: ${t('video.placeholder')}`}><span>${t('video.placeholder')}</span></div>
-    <figcaption>${t(key)}</figcaption>
-  </figure>`;
-  return html`<section class="card" aria-labelledby="video-h">
-    <h2 id="video-h">${t('video.title')}</h2>
-    <div class="videos">${pane('video.citizen', 'video-citizen')}${pane('video.doccam', 'video-doccam')}</div>
+/** Video, sound and text of my call (media.js); outside a call with media a short note. */
+function MediaCard({ call }) {
+  const mc = mediaCall();
+  if (mc) {
+    return html`<${CallMedia} session=${media} call=${mc.id} features=${MEDIA_FEATURES} muteKeys="Alt+Shift+M"
+      doccam=${html`<${DoccamControls} booth=${mc.booth} />`} />`;
+  }
+  let text = t('media.idle');
+  if (call && call.kind === 'consult') text = t('media.consult_leg');
+  else if (call && call.consult) text = t('media.paused_consult');
+  return html`<section class="card" aria-labelledby="media-h" data-testid="media-panel">
+    <h2 id="media-h">${t('media.title')}</h2>
+    <p class="muted" data-testid="media-off">${text}</p>
   </section>`;
 }
+
+const MEDIA_FEATURES = { share: true, still: true, invite: true };
 
 export function Shortcuts() {
   return html`<details class="card shortcuts" data-testid="shortcuts-help">
@@ -173,6 +182,7 @@ export function Shortcuts() {
       <li>${t('keys.decline')}</li>
       <li>${t('keys.ready')}</li>
       <li>${t('keys.end')}</li>
+      <li>${t('keys.mute')}</li>
     </ul>
   </details>`;
 }
@@ -197,17 +207,19 @@ export function Arbeitsplatz() {
     <${SoundNotice} />
     ${n ? html`<${Message} kind=${n.kind} text=${n.text} testid="ws-notice" />` : null}
     <${Withdrawn} />
-    <div class="ws-grid">
+    <div class=${`ws-grid${call ? ' ws-call' : ''}`}>
       <div class="col">
+        ${call ? html`<${CallPanel} call=${call} />` : null}
         <${StatusPanel} />
         ${!call ? html`<${WrapupPanel} />` : null}
-        ${call ? html`<${CallPanel} call=${call} />` : state.lastEnded ? null : html`<section class="card" aria-labelledby="call-h"><h2 id="call-h">${t('call.title')}</h2><p class="muted" data-testid="call-idle">${t('ws.idle')}</p></section>`}
+        ${call || state.lastEnded ? null : html`<section class="card" aria-labelledby="call-h"><h2 id="call-h">${t('call.title')}</h2><p class="muted" data-testid="call-idle">${t('ws.idle')}</p></section>`}
         ${call && call.kind === 'call' ? html`<${TransferPanel} call=${call} />` : null}
+        ${call ? html`<${Shortcuts} />` : null}
       </div>
       <div class="col">
-        <${VideoPanes} />
+        <${MediaCard} call=${call} />
         ${call && call.kind === 'call' && call.booth ? html`<${CallBoothControls} booth=${call.booth} />` : null}
-        <${Shortcuts} />
+        ${call ? null : html`<${Shortcuts} />`}
       </div>
     </div>
   `;

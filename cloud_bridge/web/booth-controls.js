@@ -56,12 +56,11 @@ function Results({ results, testid }) {
   </div>`;
 }
 
-/** Controls for the agent's current call with `booth`. */
-export function CallBoothControls({ booth }) {
-  const [send, results, busy] = useCommands(booth);
+/** The document camera's remote control (zoom, focus, brightness → `doccam.set`), shown
+ * with the document camera's picture; rotating the picture is done in the page (media.js). */
+export function DoccamControls({ booth }) {
+  const [send, results] = useCommands(booth);
   const [cam, setCam] = useState({ zoom: 0.5, focus: 0.5, brightness: 0.5 });
-  const [page, setPage] = useState('call');
-  const [doc, setDoc] = useState('');
   const slider = (key) => html`<div class="slider">
     <label for=${`doccam-${key}`}>${t(`booth.${key}`)} <output for=${`doccam-${key}`}>${Math.round(cam[key] * 100)} %</output></label>
     <input type="range" id=${`doccam-${key}`} min="0" max="1" step="0.05" value=${cam[key]}
@@ -69,6 +68,20 @@ export function CallBoothControls({ booth }) {
       onInput=${(e) => setCam({ ...cam, [key]: Number(e.currentTarget.value) })}
       onChange=${(e) => send('doccam.set', { ...cam, [key]: Number(e.currentTarget.value) })} />
   </div>`;
+  return html`<fieldset class="doccam-controls" data-testid="doccam-controls">
+    <legend>${t('booth.doccam_remote')}</legend>
+    <div class="slider-row">${slider('zoom')}${slider('focus')}${slider('brightness')}</div>
+    <button type="button" data-testid="doccam-apply" onClick=${() => send('doccam.set', cam)}>${t('booth.doccam_apply')}</button>
+    <${Results} results=${results} testid="doccam-result" />
+  </fieldset>`;
+}
+
+/** Controls for the agent's current call with `booth` (the document camera's are with its
+ * picture: DoccamControls). */
+export function CallBoothControls({ booth }) {
+  const [send, results, busy] = useCommands(booth);
+  const [page, setPage] = useState('call');
+  const [doc, setDoc] = useState('');
   return html`<section class="card" aria-labelledby="booth-controls-h" data-testid="booth-controls">
     <h2 id="booth-controls-h">${t('booth.controls')}</h2>
     <div class="control-grid">
@@ -78,11 +91,6 @@ export function CallBoothControls({ booth }) {
           <button type="button" data-testid="door-open" disabled=${busy === 'door.open'} onClick=${() => send('door.open')}>${t('booth.door_open')}</button>
           <button type="button" data-testid="door-close" disabled=${busy === 'door.close'} onClick=${() => send('door.close')}>${t('booth.door_close')}</button>
         </div>
-      </fieldset>
-      <fieldset>
-        <legend>${t('booth.doccam')}</legend>
-        ${slider('zoom')}${slider('focus')}${slider('brightness')}
-        <button type="button" data-testid="doccam-apply" onClick=${() => send('doccam.set', cam)}>${t('booth.doccam_apply')}</button>
       </fieldset>
       <fieldset>
         <legend>${t('booth.display')}</legend>

@@ -57,6 +57,12 @@ export function useStore() {
   return state;
 }
 
+/** fn() after every update() (batched), outside the components; returns the unsubscribe. */
+export function subscribe(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
 /** Re-render every `ms` (for running clocks). */
 export function useTick(ms = 1000) {
   const [, setTick] = useState(0);

@@ -216,6 +216,10 @@ async def test_the_offer_goes_to_the_window_that_said_ready_last(rig: Rig) -> No
     await last.ready(call)
     assert [c.type for c in rig.mqtt.media()] == ["join", "join"]
 
+    # the first window is told that another one has taken the media over
+    (taken,) = first.of("media.stop")
+    assert taken["reason"] == "taken over by another window"
+    first.items.clear()
     await rig.report("offer", "agent:a1", pc="pc-1", sdp=SDP)
     assert first.items == [] and other.items == []
     (offer,) = last.of("media.offer")

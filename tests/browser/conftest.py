@@ -2,7 +2,8 @@
 
 Generic fixtures, shared by every browser test (booth screens, the agents' portal):
 
-* ``browser``: ONE Chromium per test module (module scope; starting it costs ~1 s);
+* ``browser``: ONE Chromium per test module (module scope; starting it costs ~1 s), with the
+  live-media flags (``MEDIA_ARGS``: the portal's workspace has WebRTC media in every call);
 * ``context``: a fresh, isolated browser context per test (no cookies or storage carried over),
   viewport from the ``viewport`` fixture (override it in a module: 1920 × 1080 by default);
 * ``page``: a page in that context;
@@ -40,21 +41,36 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--autoplay-policy=no-user-gesture-required",
 ]
+#: live media (recipes "WebRTC"): fake camera / microphone / screen without a permission prompt,
+#: ICE on loopback (the simulated booths offer 127.0.0.1 only) with plain IP candidates. The
+#: portal's workspace starts the call's media by itself (docs/media.md): without these a booth
+#: reports its agent unreachable after ``connect_timeout_s`` and the ACD takes the call away.
+MEDIA_ARGS = [
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+]
 DEFAULT_TIMEOUT_MS = 15_000
 
 Shot = Callable[..., Path]
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def launch_chromium(args: list[str]) -> Iterator[object]:
+    """Debian's Chromium, headless, with ``args``; skips the test without it."""
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         pytest.skip(f"{CHROMIUM} not found (Debian package 'chromium')")
     with playwright_sync.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
         try:
             yield b
         finally:
             b.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    yield from launch_chromium([*CHROMIUM_ARGS, *MEDIA_ARGS])
 
 
 @pytest.fixture
