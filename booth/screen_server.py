@@ -8,7 +8,8 @@ Serves on 127.0.0.1 only (docs/portal.md, "Booth screens"):
   ``{"page", "params", "state", "session_active", "lang", "text_scale", "volume", "layout",
   "sign", "site"}``;
 * ``POST /api/prefs`` (language, text size, volume; reset when the visit ends),
-  ``POST /api/signature/clear`` and ``/api/signature/confirm``; ``GET /api/state``.
+  ``POST /api/signature/clear``, ``/confirm``, ``/decline`` and ``/page`` (the page of the
+  document the citizen leafs to on the touch display; the monitor shows it); ``GET /api/state``.
 
 The page is never the authority: it shows what the controller's screen model says. Every
 response carries ``Cache-Control: no-store``; pages keep nothing of a visit in the browser.
@@ -231,6 +232,8 @@ class ScreenServer:
         self._port = self.config.port if port is None else port
         self.prefs = Prefs()
         self.layouts = layouts(self.config)
+        #: (document id, page) the citizen leafed to on the touch display (the monitor shows it)
+        self._shown_page: tuple[str, int] | None = None
         self._clients: set[_Client] = set()
         self._session_active = controller.session is not None
         self._server: _QuietServer | None = None
@@ -328,13 +331,27 @@ class ScreenServer:
             "layout": self.layouts[kind],
             "sign": _sign(state),
             "media": self.media.view() if self.media is not None else {"active": False},
-            "signing": self.signing.flow.view() if self.signing is not None else {"active": False},
+            "signing": self._signing_view(),
             "site": {
                 "partners": list(self.config.partners),
                 "explainer_video": "/media/explainer" if self.video is not None else "",
                 "phone": self.phone,
             },
         }
+
+    def _signing_view(self) -> dict[str, Any]:
+        """The document being signed, with ``shown_page``: the page the monitor shows (the
+        signature's page, or the last, until the citizen leafs on the touch display)."""
+        if self.signing is None:
+            return {"active": False}
+        view = dict(self.signing.flow.view())
+        if view.get("active"):
+            pages = len(view["pages"])
+            page = view["sign_page"] if 0 <= view["sign_page"] < pages else pages - 1
+            if self._shown_page is not None and self._shown_page[0] == view["id"]:
+                page = min(self._shown_page[1], pages - 1)
+            view["shown_page"] = page
+        return view
 
     def _changed(self) -> None:
         active = self.controller.session is not None
@@ -370,6 +387,7 @@ class ScreenServer:
             Route("/api/signature/confirm", self._signature_confirm, methods=["POST"]),
             Route("/api/signature/decline", self._signature_decline, methods=["POST"]),
             Route("/api/signature/ink", self._signature_ink, methods=["GET"]),
+            Route("/api/signature/page", self._signature_page, methods=["POST"]),
             Route("/signing/page/{page}.jpg", self._signing_page, methods=["GET"]),
             Route("/media/explainer", self._explainer, methods=["GET"]),
             Route("/media/stream/{peer}/{stream}.mjpg", self._mjpeg, methods=["GET"]),
@@ -490,6 +508,26 @@ class ScreenServer:
                 "height": pad.get("height", 0),
             }
         )
+
+    async def _signature_page(self, request: Request) -> Response:
+        """``{"page": n}`` (0-based): the citizen leafs through the document on the touch
+        display; the monitor shows that page."""
+        if not self._same_origin(request.headers):
+            return JSONResponse({"error": "forbidden origin"}, 403)
+        view = self._signing_view()
+        if not view.get("active"):
+            return JSONResponse({"error": "no document to sign"}, 409)
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        page = body.get("page") if isinstance(body, dict) else None
+        pages = len(view["pages"])
+        if not isinstance(page, int) or isinstance(page, bool) or not 0 <= page < pages:
+            return JSONResponse({"error": "invalid", "fields": ["page"]}, 422)
+        self._shown_page = (str(view["id"]), page)
+        self._changed()
+        return JSONResponse({"page": page})
 
     async def _signing_page(self, request: Request) -> Response:
         if self.signing is None:

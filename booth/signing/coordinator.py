@@ -97,6 +97,9 @@ class SigningCoordinator:
             self.controller.post(Trigger.SIGNATURE_FINISHED)
 
     def _on_state(self, state: str) -> None:
+        if not state.startswith("in_call") and self.flow.last is not None:
+            self.flow.last = None  # the next visit sees nothing of this one's signature
+            self._changed()
         if self.flow.current is not None and state != "in_call.signing":
             if state.startswith("in_call.talking") and self.peer is None:
                 return
@@ -108,6 +111,9 @@ class SigningCoordinator:
             peer, self.peer = self.peer, None
             if peer is not None:
                 self._result(peer, outcome.id, "voided", reason)
+        if not str(self.controller.state).startswith("in_call"):
+            self.flow.last = None  # the visit is over: nothing of it stays on the screens
+            self._changed()
 
     def _result(self, peer: str, rid: str, state: str, reason: str) -> None:
         self.endpoint.send_document(

@@ -5,6 +5,11 @@
 // a second clerk beside it and never smaller, a shared screen large in the document pane, and
 // the real-time text at the bottom: what the others type, each character as it comes, and what
 // the citizen types on the touch display, in two colours with a label each.
+//
+// A document to sign (state.signing.active): its title ("Bitte lesen Sie: …"), one page as
+// large as the screen allows (the page with the signature place first; the citizen leafs on the
+// touch display, state.signing.shown_page), which page of how many and where to sign, and the
+// people of the call small beside it.
 import { applyBaseFont, el, fmt, follow, loadTexts, setLang, waitWords } from "./common.js";
 import { LINE_SEPARATOR } from "./t140.js";
 
@@ -68,6 +73,97 @@ function beginStreams() {
 
 function endStreams() {
   for (const [url, entry] of [...streams]) if (!entry.used) dropStream(url);
+}
+
+// ------------------------------------------------------------------ the document to sign
+// The rendered pages (JPEG, /signing/page/<n>.jpg), one <img> per page kept while the document
+// is shown (leafing back shows it at once; a render per ink batch reloads nothing); all of them
+// dropped when it is no longer shown.
+const docPages = new Map(); // page index -> <img>
+let docId = null;
+
+function dropDocument() {
+  for (const img of docPages.values()) img.removeAttribute("src");
+  docPages.clear();
+  docId = null;
+}
+
+function docImg(signing, index, alt) {
+  if (docId !== signing.id) {
+    dropDocument();
+    docId = signing.id;
+  }
+  let img = docPages.get(index);
+  if (img === undefined) {
+    img = el("img", {
+      class: "doc-page",
+      src: `${signing.pages[index]}?doc=${encodeURIComponent(signing.id)}`,
+      alt,
+      "data-testid": "doc-page",
+      "data-page": index,
+    });
+    const mine = img;
+    img.addEventListener("error", () => {
+      // not there (yet): ask again, calmly, while it is still to be shown
+      if (docPages.get(index) !== mine) return;
+      docPages.delete(index);
+      clearTimeout(retryTimer);
+      retryTimer = setTimeout(() => current && render(current), 1000);
+    });
+    img.addEventListener("load", () => fitPage(mine));
+    docPages.set(index, img);
+  }
+  if (img.alt !== alt) img.alt = alt;
+  return img;
+}
+
+/** The page's pane takes the page's proportions (a landscape page is wider). */
+function fitPage(img) {
+  const pane = img.closest(".doc-pane");
+  if (pane && img.naturalWidth > 0 && img.naturalHeight > 0) {
+    pane.style.setProperty("--page-ratio", String(img.naturalWidth / img.naturalHeight));
+  }
+}
+
+function signPageOf(signing) {
+  const count = signing.pages.length;
+  return signing.sign_page >= 0 && signing.sign_page < count ? signing.sign_page : count - 1;
+}
+
+/** The page the citizen reads, large; beside it which page it is, where to sign, how to leaf,
+ * and the people of the call (small, of equal size). */
+function documentStage(signing, people, p, tm, service) {
+  const count = signing.pages.length;
+  const signPage = signPageOf(signing);
+  const shown = Math.min(Math.max(Number.isInteger(signing.shown_page) ? signing.shown_page : signPage, 0), count - 1);
+  const numbers = { page: shown + 1, pages: count, title: signing.title };
+  const here = shown === signPage;
+  const sheet = el(
+    "figure",
+    {
+      class: `pane pane-document doc-pane${here ? " doc-sign-page" : ""}`,
+      "data-testid": "document-pane",
+      "data-page": shown,
+    },
+    el("div", { class: "doc-sheet" }, docImg(signing, shown, fmt(p.page_alt, numbers))),
+  );
+  fitPage(sheet.querySelector("img"));
+  const side = el(
+    "div",
+    { class: "doc-side", "data-testid": "doc-side" },
+    el("p", { class: "doc-count", "data-testid": "page-count", text: fmt(p.page_of, numbers) }),
+    el("p", {
+      class: `doc-where${here ? " here" : ""}`,
+      "data-testid": "sign-where",
+      text: here ? p.sign_here : fmt(p.sign_on_page, { page: signPage + 1 }),
+    }),
+    count > 1 ? el("p", { class: "doc-how", text: p.leaf }) : null,
+    el("p", { class: "doc-how", text: p.then }),
+  );
+  if (people.length) {
+    side.append(el("div", { class: `people doc-people people-${people.length}` }, ...people.map((peer) => personPane(peer, tm, service))));
+  }
+  return el("div", { class: "doc-stage", "data-testid": "stage" }, sheet, side);
 }
 
 // ------------------------------------------------------------------ panes
@@ -210,15 +306,22 @@ function render(state) {
   const p = t[page];
   const params = state.params || {};
   const media = state.media || { active: false };
+  const signing = state.signing || { active: false };
   const rem = applyBaseFont(state.layout, state.text_scale);
+  // the root size before the citizen's text size (style.css: texts beside the document)
+  document.documentElement.style.setProperty("--base", `${rem / (state.text_scale || 1)}px`);
   document.body.dataset.page = page;
   document.body.classList.toggle("emergency", page === "emergency");
   const live = Boolean(media.active) && MEDIA_PAGES.has(page);
+  const reading = page === "signing" && Boolean(signing.active) && signing.pages.length > 0;
   document.body.classList.toggle("media", live);
+  document.body.classList.toggle("reading", reading);
   beginStreams();
 
   const nodes = [];
-  if (p.headline) {
+  if (reading) {
+    nodes.push(el("h1", { id: "headline", "data-testid": "headline", text: fmt(p.read_title, { title: signing.title }) }));
+  } else if (p.headline) {
     // in a call with its picture the people say who is there: the page's headline only for
     // screen readers, the space for the picture and the text
     const quiet = live && page === "call";
@@ -252,6 +355,12 @@ function render(state) {
       );
     }
     nodes.push(row);
+  } else if (reading) {
+    // the document to sign: a page large, the people small beside it, the text below
+    const people = live ? [...(media.peers || [])].sort(byRole) : [];
+    nodes.push(documentStage(signing, people, p, t.media, params.agent || ""));
+    const rtt = live ? rttArea(media.rtt, people, t.media, rem, state.text_scale || 1) : null;
+    if (rtt) nodes.push(rtt);
   } else if (live) {
     // the call with its media: the people, a shared screen, the real-time text
     const people = [...(media.peers || [])].sort(byRole);
@@ -298,6 +407,7 @@ function render(state) {
   }
   main.replaceChildren(...nodes);
   endStreams();
+  if (!reading) dropDocument();
   for (const video of main.querySelectorAll("video")) video.volume = state.volume;
 }
 
@@ -306,9 +416,10 @@ follow("monitor", render, () => {
   if (current === null) return;
   const t = setLang(texts, current.lang);
   document.body.dataset.page = "offline";
-  document.body.classList.remove("emergency", "media");
+  document.body.classList.remove("emergency", "media", "reading");
   beginStreams();
   endStreams();
+  dropDocument();
   main.replaceChildren(
     el("h1", { id: "headline", text: t.offline.headline }),
     el("p", { class: "body", text: t.offline.body }),

@@ -4,6 +4,10 @@ The real controller on simulated devices (``sim.harness.SimBooth``) on the real 
 ``booth.screen_server.ScreenServer`` on a free port of 127.0.0.1, in an asyncio loop in a
 background thread, so that the synchronous Playwright API can drive Chromium from the test.
 Inputs (``person.enter``, ``agent.answer``, …) are applied on the booth's loop.
+
+``BoothRig(..., signing=True)``: the booth signs documents as the daemon wires it
+(``BoothDaemon._signing``, demo keys), with an agent that hands PDFs over in-process
+(:class:`LocalDocuments`, in place of the call's data channel): ``send_document(...)``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from booth.daemon import BoothDaemon
 from booth.screen_server import ScreenServer
 from hal.clock import LoopClock
 from sim.harness import SimBooth
@@ -40,9 +45,40 @@ FAST: dict[str, Any] = {
 }
 
 
+class LocalDocuments:
+    """What :class:`booth.signing.coordinator.SigningCoordinator` uses of the media endpoint,
+    in-process: documents from an agent, and the booth's answers in ``results``
+    (``{request: (doc.result item, signed PDF or None)}``)."""
+
+    def __init__(self) -> None:
+        self.on_document: Any = None
+        self.peers: dict[str, Any] = {}
+        self.results: dict[str, tuple[dict[str, Any], bytes | None]] = {}
+        self.controls: list[dict[str, Any]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def send_control(self, peer: str, item: dict[str, Any]) -> None:
+        self.controls.append(item)
+
+    def send_document(self, peer: str, item: dict[str, Any], pdf: bytes | None) -> None:
+        self.results[str(item["id"])] = (item, pdf)
+
+
 class BoothRig:
-    def __init__(self, overrides: dict[str, Any], state_dir: Path) -> None:
+    def __init__(
+        self, overrides: dict[str, Any], state_dir: Path, *, signing: bool = False
+    ) -> None:
         self.overrides = {**overrides, "state_dir": str(state_dir)}
+        if signing:
+            self.overrides["signing"] = {"demo_keys": True, **overrides.get("signing", {})}
+        self.with_signing = signing
+        self.documents: LocalDocuments | None = None
+        self.signing: Any = None
         self.loop = asyncio.new_event_loop()
         self.booth: SimBooth | None = None
         self.server: ScreenServer | None = None
@@ -72,7 +108,14 @@ class BoothRig:
             self._stop = asyncio.Event()
             self.booth = SimBooth.from_example(LoopClock(), self.overrides)
             await self.booth.start()
-            self.server = ScreenServer(self.booth.controller, self.booth.config, port=0)
+            if self.with_signing:
+                daemon = BoothDaemon(self.booth.config, {}, Path("booth-sim.toml"), sim=True)
+                self.documents = LocalDocuments()
+                self.signing = daemon._signing(self.booth.controller, self.documents)
+                assert self.signing is not None, "no signature pad in the booth's config"
+            self.server = ScreenServer(
+                self.booth.controller, self.booth.config, port=0, signing=self.signing
+            )
             await self.server.start()
         except BaseException as exc:
             self._ready.set_exception(exc)
@@ -133,6 +176,14 @@ class BoothRig:
                 controller.screen_listeners.remove(wake)
 
         self.call(until, timeout=within + 5)
+
+    def send_document(self, request: str, title: str, pdf: bytes, page: int = -1) -> None:
+        """An agent sends ``pdf`` to sign (``signing=True``); the answer lands in
+        ``documents.results[request]``."""
+        documents = self.documents
+        assert documents is not None, "BoothRig(..., signing=True)"
+        meta = {"id": request, "title": title, "page": page}
+        self.call(lambda: documents.on_document("agent:test", meta, pdf))
 
     @property
     def state(self) -> str:

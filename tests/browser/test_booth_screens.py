@@ -19,6 +19,7 @@ from booth_rig import FAST, BoothRig
 from playwright.sync_api import Page, expect
 
 from booth.screen_server import reach_band
+from booth.signing.pdf import blank_pdf
 
 # a touch display mounted high enough that the top of it is out of reach (1,220 mm): the page
 # must keep its controls below that line
@@ -32,7 +33,10 @@ AXE = Axe()
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BoothRig]:
-    booth = BoothRig({**FAST, "screen": SCREEN}, tmp_path_factory.mktemp("booth")).start()
+    # signing=True: the booth signs documents (demo keys), handed over in-process
+    booth = BoothRig(
+        {**FAST, "screen": SCREEN}, tmp_path_factory.mktemp("booth"), signing=True
+    ).start()
     try:
         yield booth
     finally:
@@ -304,31 +308,59 @@ def test_touch_targets_are_large_and_within_reach(
     top, bottom = reach_band(rig.server.config)
     assert (band["reach_top_px"], band["reach_bottom_px"]) == (top, bottom)
     assert top > 150, "the test booth mounts the display so that its top is out of reach"
+
+    def all_within_reach(expected: set[str]) -> None:
+        found = controls(touch)
+        assert expected <= {c["id"] for c in found}, found
+        for c in found:
+            assert c["width"] >= 44 and c["height"] >= 44, c
+            assert c["top"] >= top and c["bottom"] <= bottom, (c, top, bottom)
+            assert c["left"] >= 0 and c["right"] <= 1920, c
+
     rig.begin_visit()
     rig.inject("agent.answer")
-    rig.inject("agent.signature")
-    on_page(touch, "signing")
-    expect(touch.get_by_test_id("sign-confirm")).to_have_text("Unterschrift bestätigen")
-    expect(touch.get_by_test_id("sign-clear")).to_have_text("Unterschrift löschen")
-    check_screen(touch, "touch-signing", shot)
-    found = controls(touch)
-    ids = {c["id"] for c in found}
-    assert {"lang-de", "lang-pl", "lang-en", "lang-de-simple", "sign-clear", "sign-confirm"} <= ids
-    assert {"text-larger", "text-smaller", "volume-up", "volume-down"} <= ids
-    for c in found:
-        assert c["width"] >= 44 and c["height"] >= 44, c
-        assert c["top"] >= top and c["bottom"] <= bottom, (c, top, bottom)
-        assert c["left"] >= 0 and c["right"] <= 1920, c
+    rig.wait_state("in_call.talking")
+    on_page(touch, "call")
+    all_within_reach(
+        {"lang-de", "lang-pl", "lang-en", "lang-de-simple"}
+        | {"text-larger", "text-smaller", "volume-up", "volume-down"}
+    )
 
-    # the signature buttons reach the daemon: clear empties the pad, confirm is acknowledged
+    # a document to sign: only the signing on the display, its three buttons and the pages
+    pdf = blank_pdf(4, field_name=None, title="Antrag auf Wohngeld")
+    rig.send_document("touch-1", "Antrag auf Wohngeld", pdf, page=2)
+    on_page(touch, "signing")
+    expect(touch.get_by_test_id("sign-confirm")).to_have_text("Unterschreiben")
+    expect(touch.get_by_test_id("sign-clear")).to_have_text("Löschen und neu unterschreiben")
+    expect(touch.get_by_test_id("sign-decline")).to_have_text("Nicht unterschreiben")
+    expect(touch.get_by_test_id("page-count")).to_have_text("Seite 3 von 4")
+    check_screen(touch, "touch-signing", shot)
+    all_within_reach({"sign-confirm", "sign-clear", "sign-decline", "page-prev", "page-next"})
+
+    # the buttons reach the daemon: confirm without ink is refused in words, clear empties the
+    # pad, decline asks first
+    expect(touch.get_by_test_id("sign-confirm")).to_have_attribute("aria-disabled", "true")
+    # (it only looks disabled: a tap reaches it; Playwright would wait for aria-disabled to go)
+    touch.get_by_test_id("sign-confirm").click(force=True)
+    expect(touch.get_by_test_id("sign-status")).to_have_text(
+        "Es ist noch keine Unterschrift da. Bitte unterschreiben Sie zuerst mit dem Stift auf "
+        "dem Unterschriften-Feld."
+    )
     touch.get_by_test_id("sign-clear").click()
     expect(touch.get_by_test_id("sign-status")).to_have_text(
         "Die Unterschrift ist gelöscht. Sie können neu unterschreiben."
     )
-    touch.get_by_test_id("sign-confirm").click()
-    expect(touch.get_by_test_id("sign-status")).to_have_text(
-        "Danke. Ihre Unterschrift ist angekommen."
-    )
+    touch.get_by_test_id("sign-decline").click()
+    expect(touch.get_by_test_id("decline-question")).to_have_text("Wirklich nicht unterschreiben?")
+    all_within_reach({"decline-yes", "decline-no"})
+    check_screen(touch, "touch-signing-decline", shot)
+    touch.get_by_test_id("decline-yes").click()
+    on_page(touch, "call")
+    expect(touch.get_by_test_id("sign-result")).to_have_text("Sie haben nicht unterschrieben.")
+    assert rig.documents is not None
+    item, signed = rig.documents.results["touch-1"]
+    assert item["state"] == "declined" and signed is None
+    all_within_reach({"lang-de", "text-larger", "volume-up"})
 
 
 # ------------------------------------------------------------------------------ privacy

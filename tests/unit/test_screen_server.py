@@ -184,18 +184,154 @@ def test_outside_sign_follows_the_state(controller: FakeController, server: Scre
 
 
 # ------------------------------------------------------------------------------ signature
-def test_signature_buttons(client: TestClient, controller: FakeController) -> None:
-    pad = FakePad()
+@dataclass
+class SigningController(FakeController):
+    """The fake controller, and the triggers the signing coordinator posts."""
+
+    posted: list[Any] = field(default_factory=list)
+
+    def post(self, trigger: Any) -> None:
+        self.posted.append(trigger)
+
+
+class FakeEndpoint:
+    """What SigningCoordinator uses of the media endpoint: the answers to the agent."""
+
+    def __init__(self) -> None:
+        self.on_document: Any = None
+        self.peers: dict[str, Any] = {}
+        self.controls: list[dict[str, Any]] = []
+        self.results: list[tuple[dict[str, Any], bytes | None]] = []
+
+    def spawn(self, coro: Any) -> None:
+        raise AssertionError("the test awaits the coordinator itself")
+
+    def send_control(self, peer: str, item: dict[str, Any]) -> None:
+        self.controls.append(item)
+
+    def send_document(self, peer: str, item: dict[str, Any], pdf: bytes | None) -> None:
+        self.results.append((item, pdf))
+
+
+def test_signature_buttons(tmp_path: Path) -> None:
+    """The touch display's signature API on a real SigningCoordinator / SigningFlow with the
+    simulated pad and demo keys: nothing is signed without a document and ink; the citizen
+    leafs, clears, confirms (signed, the PDF to the agent) or declines."""
+    import asyncio
+
+    from booth.machine import Trigger
+    from booth.signing.config import SigningConfig
+    from booth.signing.coordinator import SigningCoordinator
+    from booth.signing.flow import SigningFlow
+    from booth.signing.pdf import blank_pdf
+    from hal.base import DriverContext
+    from hal.clock import LoopClock
+    from sim.devices.signature import SimSignaturePad, SimSignaturePadOptions
+
+    controller = SigningController(_config())
+    pad = SimSignaturePad("signature", SimSignaturePadOptions(), DriverContext(clock=LoopClock()))
     controller.devices["signature"] = pad
-    assert client.post("/api/signature/clear").status_code == 409  # not signing
-    assert client.post("/api/signature/confirm").status_code == 409
-    controller.show(Screen("signing"), "in_call.signing", FakeSession())
-    assert client.post("/api/signature/clear").json() == {"ok": True}
-    assert pad.cleared == 1
-    r = client.post("/api/signature/confirm")
-    assert r.status_code == 202 and r.json() == {"accepted": True}
+    endpoint = FakeEndpoint()
+    flow = SigningFlow(SigningConfig(demo_keys=True), tmp_path, pad)
+    coordinator = SigningCoordinator(flow, controller, endpoint)
+    server = ScreenServer(controller, controller.config, signing=coordinator)
+    controller.screen_listeners.append(server._on_screen)
+    session = FakeSession()
+
+    async def sign_on_pad() -> None:
+        await pad.draw_stroke([(1000, 1000), (4000, 3000), (6000, 1500)], 0.2, pressure=600)
+        await asyncio.sleep(0.05)  # the pen lifted
+        await pad.draw_stroke([(6500, 1000), (7000, 4000)], 0.1, pressure=400)
+
+    def signing() -> dict[str, Any]:
+        view: dict[str, Any] = client.get("/api/state?screen=touch").json()["signing"]
+        return view
+
+    with TestClient(server.app, base_url="http://127.0.0.1:8090") as client:
+        # not signing: every button refused
+        assert client.post("/api/signature/clear").status_code == 409
+        assert client.post("/api/signature/confirm").status_code == 409
+        assert client.post("/api/signature/decline").json() == {"error": "no document to sign"}
+        assert client.post("/api/signature/page", json={"page": 0}).status_code == 409
+        assert signing() == {"active": False, "last": None}
+
+        # the signing page without a document (the pad only): nothing to confirm
+        controller.show(Screen("signing"), "in_call.signing", session)
+        r = client.post("/api/signature/confirm")
+        assert r.status_code == 409 and r.json() == {"error": "no document to sign"}
+        assert client.post("/api/signature/clear").json() == {"ok": True}
+
+        # the agent sends a 3-page document, to sign on its second page
+        controller.show(Screen("call"), "in_call.talking", session)
+        pdf = blank_pdf(3, field_name=None, title="Antrag auf Wohngeld")
+        meta = {"id": "d1", "title": "Antrag auf Wohngeld", "page": 1}
+        client.portal.call(coordinator._request, "agent:1", meta, pdf)
+        assert endpoint.controls == [{"type": "doc.shown", "id": "d1"}]
+        assert controller.posted == [Trigger.SIGNATURE_REQUESTED]
+        controller.show(Screen("signing"), "in_call.signing", session)
+        view = signing()
+        assert view["active"] and view["title"] == "Antrag auf Wohngeld"
+        assert view["pages"] == [f"/signing/page/{i}.jpg" for i in range(3)]
+        assert (view["sign_page"], view["shown_page"], view["has_ink"]) == (1, 1, False)
+        assert view["pad"] == {"width": 10000, "height": 6000}
+        page = client.get("/signing/page/0.jpg")
+        assert page.status_code == 200 and page.content[:2] == b"\xff\xd8"
+        assert page.headers["cache-control"] == "no-store"
+        assert client.get("/signing/page/3.jpg").status_code == 404
+
+        # leafing: the monitor shows the page the touch display asks for
+        assert client.post("/api/signature/page", json={"page": 2}).json() == {"page": 2}
+        assert signing()["shown_page"] == 2
+        for body in ({"page": 3}, {"page": -1}, {"page": True}, {"page": "1"}, [1]):
+            r = client.post("/api/signature/page", json=body)
+            assert r.status_code == 422 and r.json()["fields"] == ["page"], body
+        r = client.post(
+            "/api/signature/page", json={"page": 0}, headers={"origin": "http://evil.example"}
+        )
+        assert r.status_code == 403 and signing()["shown_page"] == 2
+
+        # no ink: confirming is refused in words, nothing goes to the agent
+        r = client.post("/api/signature/confirm")
+        assert r.status_code == 409 and r.json() == {"error": "no signature on the pad yet"}
+        assert client.get("/api/signature/ink").json() == {
+            "strokes": [],
+            "width": 10000,
+            "height": 6000,
+        }
+        assert endpoint.results == []
+
+        # ink, cleared, ink again, confirmed: signed, the PDF to the agent
+        client.portal.call(sign_on_pad)
+        assert signing()["has_ink"]
+        strokes = client.get("/api/signature/ink").json()["strokes"]
+        assert len(strokes) == 2 and all(len(p) == 2 for s in strokes for p in s)
+        cleared = len(pad.actions_named("clear"))
+        assert client.post("/api/signature/clear").json() == {"ok": True}
+        assert len(pad.actions_named("clear")) == cleared + 1
+        assert not signing()["has_ink"] and client.get("/api/signature/ink").json()["strokes"] == []
+        client.portal.call(sign_on_pad)
+        r = client.post("/api/signature/confirm")
+        assert r.status_code == 200 and r.json() == {"state": "signed", "reason": ""}
+        (item, signed), *_ = endpoint.results
+        assert item["type"] == "doc.result" and item["id"] == "d1" and item["state"] == "signed"
+        assert signed is not None and signed.startswith(b"%PDF-") and len(signed) > len(pdf)
+        assert controller.posted[-1] == Trigger.SIGNATURE_FINISHED
+        assert signing() == {"active": False, "last": {"state": "signed", "reason": ""}}
+        assert client.post("/api/signature/confirm").json() == {"error": "no document to sign"}
+        assert client.get("/signing/page/0.jpg").status_code == 404
+
+        # a second document, declined: nothing signed
+        controller.show(Screen("call"), "in_call.talking", session)
+        client.portal.call(coordinator._request, "agent:1", {**meta, "id": "d2"}, pdf)
+        controller.show(Screen("signing"), "in_call.signing", session)
+        assert signing()["shown_page"] == 1  # a new document: its signature's page again
+        assert client.post("/api/signature/decline").json() == {"state": "declined"}
+        item, signed = endpoint.results[-1]
+        assert (item["id"], item["state"], signed) == ("d2", "declined", None)
+
     del controller.devices["signature"]
-    assert client.post("/api/signature/clear").status_code == 503
+    with TestClient(server.app, base_url="http://127.0.0.1:8090") as client:
+        assert client.post("/api/signature/clear").status_code == 503
 
 
 # ------------------------------------------------------------------------------ headers

@@ -69,10 +69,11 @@ def test_required_wording() -> None:
     assert de["transferring"]["headline"] == "Bitte einen Moment"
     assert de["emergency"]["headline"] == "Bitte verlassen Sie die Kabine"
     assert de["call"]["video"] == "Video folgt"
-    assert (de["touch"]["sign_clear"], de["touch"]["sign_confirm"]) == (
-        "Unterschrift löschen",
-        "Unterschrift bestätigen",
-    )
+    assert [de["touch"][k] for k in ("sign_clear", "sign_confirm", "sign_decline")] == [
+        "Löschen und neu unterschreiben",
+        "Unterschreiben",
+        "Nicht unterschreiben",
+    ]
     assert [de["outside"][k] for k in ("free", "occupied", "out_of_service")] == [
         "frei",
         "besetzt",
