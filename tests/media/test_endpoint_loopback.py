@@ -193,8 +193,10 @@ async def test_a_camera_failing_mid_call_degrades_the_call() -> None:
         )
         audio_before, video_before = probes["audio"].frames, probes["video"].frames
         await wait_for(
-            lambda: probes["audio"].frames > audio_before + 25
-            and probes["video"].frames > video_before + 10,
+            lambda: (
+                probes["audio"].frames > audio_before + 25
+                and probes["video"].frames > video_before + 10
+            ),
             "audio and the main camera going on",
         )
         assert w.endpoint.peers[PEER].state == "connected"
