@@ -11,7 +11,7 @@ import { Berichte } from './berichte.js';
 import { label, t } from './i18n.js';
 import { Login } from './login.js';
 import { OfferBanner, offerTexts, Ringer } from './offer.js';
-import { media, mediaCall, setMediaStream } from './portal-media.js';
+import { consultAudio, media, mediaCall, setMediaStream } from './portal-media.js';
 import { stopRinging } from './ringer.js';
 import { applyEvent, applyMe, boothName, currentOffer, isAgent, myCall, resetLive, state, update, useStore } from './store.js';
 import { Technik } from './technik.js';
@@ -135,7 +135,8 @@ function onKey(e) {
     KeyD: () => decline(),
     KeyR: () => setReady(),
     KeyE: () => hangup(),
-    KeyM: () => mediaCall() && media.toggleMute('audio'),
+    // the microphone of the call, or of the consultation with a colleague
+    KeyM: () => (mediaCall() ? media.toggleMute('audio') : consultAudio.active() && consultAudio.toggleMute()),
   }[e.code];
   if (!action) return;
   e.preventDefault();

@@ -1,6 +1,7 @@
 // #/arbeitsplatz: the ACD agent's workspace: own status, sound / notification notices, the
 // current call (booth, waiting time, the citizen's path, booth controls, transfer, end),
-// the wrap-up and the call's video, sound and real-time text (media.js).
+// the wrap-up, the call's video, sound and real-time text (media.js), the signature request
+// (signing.js) and, in a consultation, the audio with the colleague (peer-audio.js).
 
 import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
@@ -11,9 +12,10 @@ import { Icon, Message, PageTitle, StatusBadge } from './components.js';
 import { clock, dur, errorText, reasonLabel, statusLabel } from './format.js';
 import { label, t } from './i18n.js';
 import { CallMedia } from './media.js';
-import { media, mediaCall } from './portal-media.js';
+import { consultAudio, media, mediaCall, myConsultation, signing } from './portal-media.js';
 import { audioBlocked, audioSupported, notificationPermission, onAudioChange, ringOnce, unlockAudio } from './ringer.js';
 import { agentName, boothName, isAgent, myAgent, myCall, queueName, serverNow, state, update, useTick } from './store.js';
+import { SigningPanel } from './signing.js';
 import { TransferPanel } from './transfer.js';
 import { WrapupPanel } from './wrapup.js';
 
@@ -155,13 +157,56 @@ function CallPanel({ call }) {
   </section>`;
 }
 
-/** Video, sound and text of my call (media.js); outside a call with media a short note. */
+/** fn's object (MediaSession, PeerAudio, Signing: anything with listen()) re-renders the
+ * component on every change. */
+function useListen(obj) {
+  const [, set] = useState(0);
+  useEffect(() => obj.listen(() => set((v) => v + 1)), [obj]);
+}
+
+/** The consultation's audio with the colleague (peer-audio.js): who, the state, microphone. */
+function ConsultPanel({ consult }) {
+  useListen(consultAudio);
+  const a = consultAudio;
+  const name = a.name || consult.name || '?';
+  const status = a.status === 'idle' ? 'connecting' : a.status;
+  return html`<section class="card consult-audio" aria-labelledby="media-h" data-testid="consult-panel">
+    <div class="media-head">
+      <h2 id="media-h">${t('consult.title', { name })}</h2>
+      <p class=${`media-state ms-${status}`} role="status" data-testid="consult-audio-state" data-state=${status}>
+        <span class="dot" aria-hidden="true"></span>${t(`consult.state.${status}`, { name })}
+      </p>
+    </div>
+    <p class="consult-lead" data-testid="consult-lead">${t('consult.lead', { name })}</p>
+    <p class="muted">${consult.asker ? t('consult.asker_hint') : t('consult.consultant_hint')}</p>
+    ${a.status === 'elsewhere'
+      ? html`<div class="notice notice-info" data-testid="consult-elsewhere"><p>${t('consult.elsewhere_hint')}</p>
+          <button type="button" data-testid="consult-take-over" onClick=${() => a.takeOver()}>${t('media.take_over')}</button></div>`
+      : null}
+    ${a.micError
+      ? html`<div class="notice notice-warn" role="alert" data-testid="consult-mic-error"><${Icon} name="warn" size=${22} /><p>${t(`consult.mic.${a.micError}`, { name })}</p></div>`
+      : null}
+    ${a.audioBlocked
+      ? html`<div class="notice notice-warn" role="alert" data-testid="consult-audio-blocked"><${Icon} name="warn" size=${22} /><p>${t('media.audio_blocked')}</p>
+          <button type="button" data-testid="consult-audio-enable" onClick=${() => a.unblockAudio()}>${t('media.audio_enable')}</button></div>`
+      : null}
+    <div class="media-bar" role="group" aria-label=${t('consult.devices')}>
+      <button type="button" class="toggle-off" data-testid="consult-mute" aria-pressed=${a.muted ? 'true' : 'false'} aria-keyshortcuts="Alt+Shift+M"
+        disabled=${!a.mic} onClick=${() => a.toggleMute()}>${t('media.mic_off')}</button>
+      ${a.muted ? html`<span class="pill pill-warn" data-testid="consult-muted-note">${t('consult.muted_note', { name })}</span>` : null}
+    </div>
+  </section>`;
+}
+
+/** Video, sound and text of my call (media.js); in a consultation its audio; else a note. */
 function MediaCard({ call }) {
   const mc = mediaCall();
   if (mc) {
     return html`<${CallMedia} session=${media} call=${mc.id} features=${MEDIA_FEATURES} muteKeys="Alt+Shift+M"
       doccam=${html`<${DoccamControls} booth=${mc.booth} />`} />`;
   }
+  const consult = myConsultation();
+  if (consult) return html`<${ConsultPanel} consult=${consult} />`;
   let text = t('media.idle');
   if (call && call.kind === 'consult') text = t('media.consult_leg');
   else if (call && call.consult) text = t('media.paused_consult');
@@ -169,6 +214,15 @@ function MediaCard({ call }) {
     <h2 id="media-h">${t('media.title')}</h2>
     <p class="muted" data-testid="media-off">${text}</p>
   </section>`;
+}
+
+/** "Unterschrift anfordern" while the call's media runs (and its result afterwards). */
+function SigningCard() {
+  useListen(media);
+  useListen(signing);
+  const show = mediaCall() || signing.phase !== 'idle' || signing.signed.length;
+  if (!show || !signing.call) return null;
+  return html`<${SigningPanel} signing=${signing} connected=${Boolean(mediaCall() && media.controlChannel())} elsewhere=${media.status === 'elsewhere'} />`;
 }
 
 const MEDIA_FEATURES = { share: true, still: true, invite: true };
@@ -184,6 +238,7 @@ export function Shortcuts() {
       <li>${t('keys.end')}</li>
       <li>${t('keys.mute')}</li>
     </ul>
+    <p>${t('keys.more')}</p>
   </details>`;
 }
 
@@ -210,6 +265,7 @@ export function Arbeitsplatz() {
     <div class=${`ws-grid${call ? ' ws-call' : ''}`}>
       <div class="col">
         ${call ? html`<${CallPanel} call=${call} />` : null}
+        ${call && call.kind === 'call' ? html`<${SigningCard} />` : null}
         <${StatusPanel} />
         ${!call ? html`<${WrapupPanel} />` : null}
         ${call || state.lastEnded ? null : html`<section class="card" aria-labelledby="call-h"><h2 id="call-h">${t('call.title')}</h2><p class="muted" data-testid="call-idle">${t('ws.idle')}</p></section>`}

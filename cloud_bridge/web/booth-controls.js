@@ -1,6 +1,6 @@
 // Booth commands (POST /api/v1/booths/{booth}/commands): door, document camera, monitor page,
-// signature (the agent in a call), self-test, maintenance, door (technicians). Each result or
-// refusal is listed under the buttons (polite live region).
+// self-test, maintenance, door (technicians). Each result or refusal is listed under the
+// buttons (polite live region). A signature is asked for with its document: signing.js.
 
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
@@ -77,11 +77,10 @@ export function DoccamControls({ booth }) {
 }
 
 /** Controls for the agent's current call with `booth` (the document camera's are with its
- * picture: DoccamControls). */
+ * picture: DoccamControls; a signature is requested with the document: signing.js). */
 export function CallBoothControls({ booth }) {
   const [send, results, busy] = useCommands(booth);
   const [page, setPage] = useState('call');
-  const [doc, setDoc] = useState('');
   return html`<section class="card" aria-labelledby="booth-controls-h" data-testid="booth-controls">
     <h2 id="booth-controls-h">${t('booth.controls')}</h2>
     <div class="control-grid">
@@ -100,14 +99,6 @@ export function CallBoothControls({ booth }) {
             ${PAGES.map((p) => html`<option value=${p}>${label('page', p)}</option>`)}
           </select>
           <button type="button" data-testid="display-show" onClick=${() => send('display.show', { page, params: {} })}>${t('booth.display_show')}</button>
-        </div>
-      </fieldset>
-      <fieldset>
-        <legend>${t('booth.signature')}</legend>
-        <label for="signature-doc">${t('booth.signature_doc')}</label>
-        <div class="stack-tight">
-          <input id="signature-doc" type="text" maxlength="200" data-testid="signature-doc" value=${doc} onInput=${(e) => setDoc(e.currentTarget.value)} />
-          <button type="button" data-testid="signature-request" onClick=${() => send('signature.request', doc.trim() ? { document: doc.trim() } : {})}>${t('booth.signature_request')}</button>
         </div>
       </fieldset>
     </div>

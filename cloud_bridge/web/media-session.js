@@ -222,6 +222,13 @@ export class MediaSession {
       case 'media.stop':
         this._teardown();
         this.stopReason = msg.reason || null;
+        if (/another window/.test(msg.reason || '')) {
+          // another window of this user said media.ready (another browser: the BroadcastChannel
+          // does not reach it): leave it the media until "Hier übernehmen" says ready again
+          clearTimeout(this._claimTimer);
+          this._setStatus('elsewhere');
+          break;
+        }
         this.readyAt = performance.now() + WATCHDOG_MS; // ask again later only if still in the call
         this._setStatus('stopped');
         break;
@@ -403,6 +410,53 @@ export class MediaSession {
   addControlHandler(fn) {
     this._controlHandlers.add(fn);
     return () => this._controlHandlers.delete(fn);
+  }
+
+  /** The `lisa` channel now (null while there is none): a sender keeps it to notice a new
+   * connection in the middle of a transfer (the booth then has only part of it). */
+  controlChannel() {
+    const ch = this.lisa;
+    return ch && ch.readyState === 'open' ? ch : null;
+  }
+
+  /** Send `data` on `ch` (from controlChannel()) when its buffer has room: a large document
+   * must not fill the data channel's send queue (Chromium closes the channel when it
+   * overflows). Resolves false when the channel closed or was replaced meanwhile. */
+  async sendControlPaced(ch, data, high = 1 << 20) {
+    while (ch.readyState === 'open' && ch.bufferedAmount > high) {
+      ch.bufferedAmountLowThreshold = high / 2;
+      await new Promise((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          ch.removeEventListener('bufferedamountlow', done);
+          ch.removeEventListener('close', done);
+          resolve();
+        };
+        const timer = setTimeout(done, 1000); // look again (a missed event, a closed channel)
+        ch.addEventListener('bufferedamountlow', done);
+        ch.addEventListener('close', done);
+      });
+    }
+    if (ch.readyState !== 'open' || this.lisa !== ch) return false;
+    ch.send(typeof data === 'string' || data instanceof ArrayBuffer || ArrayBuffer.isView(data) ? data : JSON.stringify(data));
+    return true;
+  }
+
+  /** A microphone for another connection (the consultation's audio with a colleague): a copy
+   * of this session's microphone while it runs, else the browser's microphone. The caller
+   * stops the returned stream's tracks. Resolves {stream, error}. */
+  async microphone() {
+    const own = this.localStream ? this.localStream.getAudioTracks().find((tr) => tr.readyState === 'live') : null;
+    if (own) return { stream: new MediaStream([own.clone()]), error: null };
+    if (this._gumDenied) return { stream: null, error: 'denied' };
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return { stream: null, error: 'other' };
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: this.constraints.audio || true });
+      return { stream, error: null };
+    } catch (e) {
+      if (e && e.name === 'NotAllowedError') return { stream: null, error: 'denied' };
+      return { stream: null, error: e && e.name === 'NotFoundError' ? 'noaudio' : 'other' };
+    }
   }
 
   /** Send on the `lisa` channel: an object (as JSON) or binary data; false while it is closed. */

@@ -2,10 +2,11 @@
 // fallback), blind or with a consultation; during a consultation "Übergeben" / "Zurückholen".
 
 import { html } from 'htm/preact';
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { transfer, transferCancel, transferComplete } from './actions.js';
 import { statusLabel } from './format.js';
 import { label, t } from './i18n.js';
+import { consultAudio } from './portal-media.js';
 import { agentName, myConsult, myName, state } from './store.js';
 
 export function TransferPanel({ call }) {
@@ -15,6 +16,8 @@ export function TransferPanel({ call }) {
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
   const consult = myConsult(call);
+  const [, setAudio] = useState(0);
+  useEffect(() => consultAudio.listen(() => setAudio((v) => v + 1)), []);
   const queues = Object.values(state.queues);
   const clerks = Object.values(state.agents)
     .filter((a) => a.id !== myName())
@@ -42,6 +45,9 @@ export function TransferPanel({ call }) {
       <p data-testid="consult-state" aria-live="polite">
         ${t('call.consult_with', { who, state: label('transfer.consult_state', consult.status) })}
       </p>
+      ${consult.status === 'connected'
+        ? html`<p class="muted" data-testid="consult-audio-note">${t('consult.in_transfer', { state: t(`consult.state.${consultAudio.status === 'idle' ? 'connecting' : consultAudio.status}`) })}</p>`
+        : null}
       <div class="row">
         <button type="button" class="btn-primary" data-testid="transfer-complete" disabled=${consult.status !== 'connected'}
           onClick=${() => transferComplete(call.id)}>${t('transfer.complete')}</button>

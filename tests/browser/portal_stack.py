@@ -88,11 +88,16 @@ def uckermark_config(workdir: Path, broker: MosquittoBroker, port: int) -> str:
 
 
 class PortalBridge(BridgeProcess):
-    """``lisa bridge run`` with the adapted Uckermark config."""
+    """``lisa bridge run`` with the adapted Uckermark config; its PDF templates for signing
+    (``[signing] templates_dir``) are the files a test puts into :attr:`templates`."""
 
     def __init__(self, workdir: Path, broker: MosquittoBroker) -> None:
         super().__init__(workdir, broker, [])
-        self.config.write_text(uckermark_config(workdir, broker, self.port), "utf-8")
+        self.templates = workdir / "templates"
+        self.templates.mkdir(parents=True, exist_ok=True)
+        text = uckermark_config(workdir, broker, self.port)
+        text += f'\n[signing]\ntemplates_dir = "{self.templates}"\n'
+        self.config.write_text(text, "utf-8")
 
     def add_users(self, accounts: dict[str, str], password: str) -> None:
         """The accounts, through the account store of the bridge's database (as the CLI)."""
@@ -113,7 +118,9 @@ class PortalBridge(BridgeProcess):
 
 
 class ScreenBooth(BoothProcess):
-    """A simulated booth process; with ``screen=True`` it serves its screens on a free port."""
+    """A simulated booth process; with ``screen=True`` it serves its screens on a free port.
+    It signs with demo keys and hands signed documents over to the folder :attr:`dms` (a
+    demo document system, ``[handover]`` directory drop)."""
 
     def __init__(
         self, workdir: Path, broker: MosquittoBroker, booth_id: str, *, screen: bool
@@ -121,6 +128,8 @@ class ScreenBooth(BoothProcess):
         workdir.mkdir(parents=True, exist_ok=True)
         super().__init__(workdir, broker, broker.provision(booth_id), booth_id)
         self.screen_port = free_port() if screen else 0
+        self.dms = workdir / "dms"
+        self.dms.mkdir(exist_ok=True)
         mqtt = (
             f'\n[mqtt]\nurl = "{broker.url_tls}"\nusername = "{booth_id}"\n'
             f'password = "{broker.passwords[booth_id]}"\n'
@@ -135,6 +144,7 @@ class ScreenBooth(BoothProcess):
                 timing=fast_timing(),
                 screens=screen,
                 extra=mqtt,
+                dms_dir=self.dms,
             ),
             "utf-8",
         )
