@@ -145,7 +145,8 @@ async def test_cookie_requests_need_the_csrf_header_bearer_requests_do_not(
             ready = {"status": "not_ready"}
             detail = _error(await http.post(f"{API}/agent/status", json=ready), 403, "csrf")
             assert "X-CSRF-Token" in detail
-            wrong = {"X-CSRF-Token": "x" + csrf[1:]}
+            flipped = ("y" if csrf[0] == "x" else "x") + csrf[1:]
+            wrong = {"X-CSRF-Token": flipped}
             _error(await http.post(f"{API}/agent/status", json=ready, headers=wrong), 403, "csrf")
             ok = await http.post(f"{API}/agent/status", json=ready, headers={"X-CSRF-Token": csrf})
             assert ok.status_code == 200 and ok.json()["status"] == "not_ready"
