@@ -93,6 +93,8 @@ class AgentMediaPeer:
         self._still: Still | None = None
         self.documents_shown: list[str] = []
         self.results: dict[str, DocResult] = {}
+        #: hand-over states the booth reported per document request (delivered, retrying)
+        self.handovers: dict[str, list[str]] = {}
         self._result: DocResult | None = None
         self.last_rx = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -233,6 +235,9 @@ class AgentMediaPeer:
             if not msg.get("size"):
                 pass  # no PDF follows; doc.result.end comes next
             return
+        if kind == "doc.handover":
+            self.handovers.setdefault(str(msg.get("id")), []).append(str(msg.get("state")))
+            return
         if kind == "doc.result.end" and self._result is not None:
             self.results[self._result.id] = self._result
             self._result.done.set()
@@ -285,7 +290,7 @@ class AgentMediaPeer:
         title: str,
         pdf: bytes,
         field: str | None = None,
-        page: int = 0,
+        page: int | None = None,
         box: tuple[int, int, int, int] | None = None,
     ) -> None:
         """A PDF for the citizen to sign (docs/media.md: doc.begin, chunks, doc.end)."""
@@ -295,8 +300,9 @@ class AgentMediaPeer:
             "id": request,
             "title": title,
             "size": len(pdf),
-            "page": page,
         }
+        if page is not None:
+            meta["page"] = page
         if field:
             meta["field"] = field
         if box:
@@ -305,6 +311,11 @@ class AgentMediaPeer:
         for i in range(0, len(pdf), 16 * 1024):
             self.control.send(pdf[i : i + 16 * 1024])
         self.control.send(json.dumps({"type": "doc.end", "id": request}))
+
+    def cancel_document(self, request: str) -> None:
+        """Withdraw a signature request (until the citizen confirmed)."""
+        assert self.control is not None
+        self.control.send(json.dumps({"type": "doc.cancel", "id": request}))
 
     async def wait_result(self, request: str, timeout: float = 30.0) -> DocResult:  # noqa: ASYNC109
         deadline = time.monotonic() + timeout

@@ -375,6 +375,9 @@ class PeerMedia:
             self._doc_begin(msg)
         elif kind == "doc.end":
             self._doc_end(msg)
+        elif kind == "doc.cancel":
+            self._doc = None  # a document still arriving is dropped too
+            self.endpoint.document_cancelled(self.peer, str(msg.get("id", ""))[:64])
         elif kind == "still":
             request = str(msg.get("id", ""))[:64]
             if attempt.control is not None:
@@ -407,14 +410,7 @@ class PeerMedia:
         limit = self.endpoint.max_document_bytes
         size = msg.get("size")
         if not isinstance(size, int) or not 0 < size <= limit:
-            self._send_control(
-                {
-                    "type": "doc.result",
-                    "id": str(msg.get("id", ""))[:64],
-                    "state": "refused",
-                    "reason": f"size must be 1..{limit} bytes",
-                }
-            )
+            self._refuse_document(msg.get("id"), f"size must be 1..{limit} bytes", "too_large")
             return
         self._doc = {"meta": msg, "data": bytearray(), "size": size}
 
@@ -425,30 +421,20 @@ class PeerMedia:
         doc["data"].extend(chunk)
         if len(doc["data"]) > doc["size"]:
             self._doc = None
-            self._send_control(
-                {
-                    "type": "doc.result",
-                    "id": str(doc["meta"].get("id", ""))[:64],
-                    "state": "refused",
-                    "reason": "more data than announced",
-                }
-            )
+            self._refuse_document(doc["meta"].get("id"), "more data than announced", "transfer")
 
     def _doc_end(self, msg: dict[str, Any]) -> None:
         doc, self._doc = self._doc, None
         if doc is None or str(msg.get("id")) != str(doc["meta"].get("id")):
             return
         if len(doc["data"]) != doc["size"]:
-            self._send_control(
-                {
-                    "type": "doc.result",
-                    "id": str(msg.get("id"))[:64],
-                    "state": "refused",
-                    "reason": "incomplete document",
-                }
-            )
+            self._refuse_document(msg.get("id"), "incomplete document", "transfer")
             return
         self.endpoint.document_in(self.peer, doc["meta"], bytes(doc["data"]))
+
+    def _refuse_document(self, request: Any, reason: str, code: str) -> None:
+        item = {"type": "doc.result", "id": str(request or "")[:64], "state": "refused"}
+        self.send_document({**item, "reason": reason, "code": code}, None)
 
     def _send_control(self, item: dict[str, Any]) -> None:
         attempt = self.current
@@ -568,6 +554,8 @@ class MediaEndpoint:
         self.device_state: dict[str, str] = {}
         #: the booth's signing: gets (peer, meta, pdf) of a document the agent sent to sign
         self.on_document: Callable[[str, dict[str, Any], bytes], None] | None = None
+        #: … and (peer, request id) when the agent withdraws it
+        self.on_document_cancel: Callable[[str, str], None] | None = None
         self.max_document_bytes = 20 * 1024 * 1024
         #: test hook: every received video frame (peer, stream, frame)
         self.frame_observers: list[Callable[[str, str, Any], None]] = []
@@ -678,17 +666,13 @@ class MediaEndpoint:
         if self.on_document is None:
             p = self.peers.get(peer)
             if p is not None:
-                p.send_document(
-                    {
-                        "type": "doc.result",
-                        "id": str(meta.get("id"))[:64],
-                        "state": "refused",
-                        "reason": "this booth does not sign documents",
-                    },
-                    None,
-                )
+                p._refuse_document(meta.get("id"), "this booth does not sign documents", "no_pad")
             return
         self.on_document(peer, meta, pdf)
+
+    def document_cancelled(self, peer: str, request: str) -> None:
+        if self.on_document_cancel is not None:
+            self.on_document_cancel(peer, request)
 
     def send_control(self, peer: str, item: dict[str, Any]) -> None:
         p = self.peers.get(peer)

@@ -5,8 +5,11 @@ The agent sends the PDF over the call's ``lisa`` data channel (``doc.begin``, ch
 :class:`~booth.signing.flow.SigningFlow`, moves the booth into ``in_call.signing`` (the screens
 show the document and the sign area), and when the citizen confirms or declines on the touch
 display sends ``doc.result`` with the signed PDF back to that agent and returns the booth to
-``in_call.talking``. Leaving the signing state any other way (the call ended, the citizen
-left, an emergency) voids the document: nothing half-signed remains.
+``in_call.talking``. The agent may withdraw the request (``doc.cancel``) until the citizen
+confirms. Leaving the signing state any other way (the call ended, the citizen left, an
+emergency) voids the document: nothing half-signed remains. While the call lasts, the agent
+is told how the hand-over to the document system goes (``doc.handover``: delivered, or
+retrying while the DMS cannot be reached — the outbox keeps the document and goes on trying).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from booth.handover.outbox import AuditEntry
 from booth.machine import Trigger
 from booth.signing.flow import SigningFlow, SigningRefused, SignOutcome, SignRequest
 
@@ -28,9 +32,14 @@ class SigningCoordinator:
         self.endpoint = endpoint
         self.peer: str | None = None
         self.listeners: list[Callable[[], None]] = []
+        #: hand-overs of this visit still to report: handover id -> (peer, request id)
+        self.handovers: dict[str, tuple[str, str]] = {}
         flow.on_change = self._changed
         endpoint.on_document = self.on_document
+        endpoint.on_document_cancel = self.on_cancel
         controller.state_listeners.append(self._on_state)
+        if flow.handover is not None:
+            flow.handover.subscribe(self._on_handover)
 
     # ------------------------------------------------------------------ from the agent
     def on_document(self, peer: str, meta: dict[str, Any], pdf: bytes) -> None:
@@ -40,7 +49,8 @@ class SigningCoordinator:
         rid = str(meta.get("id", ""))[:64] or "doc"
         state = str(self.controller.state)
         if state != "in_call.talking":
-            self._result(peer, rid, "refused", f"the booth is not talking ({state})")
+            code = "busy" if state == "in_call.signing" else "not_talking"
+            self._result(peer, rid, "refused", f"the booth is not talking ({state})", code)
             return
         box: Any = meta.get("box")
         request = SignRequest(
@@ -49,13 +59,13 @@ class SigningCoordinator:
             pdf=pdf,
             requested_by=self._name(peer),
             field_name=str(meta.get("field") or "")[:64],
-            page=int(meta["page"]) if isinstance(meta.get("page"), int) else -1,
+            page=meta["page"] if type(meta.get("page")) is int else None,
             box=(int(box[0]), int(box[1]), int(box[2]), int(box[3])) if _is_box(box) else None,
         )
         try:
             await self.flow.request(request)
         except SigningRefused as exc:
-            self._result(peer, rid, "refused", str(exc))
+            self._result(peer, rid, "refused", str(exc), exc.code)
             return
         self.peer = peer
         self.endpoint.send_control(peer, {"type": "doc.shown", "id": rid})
@@ -75,6 +85,17 @@ class SigningCoordinator:
     async def clear(self) -> None:
         await self.flow.clear()
 
+    # ------------------------------------------------------------------ the agent withdraws
+    def on_cancel(self, peer: str, request: str) -> None:
+        self.endpoint.spawn(self._withdraw(peer, request))
+
+    async def _withdraw(self, peer: str, request: str) -> None:
+        if peer != self.peer:
+            return  # only the agent who asked may withdraw; anything else: nothing to do
+        outcome = await self.flow.withdraw(request)
+        if outcome is not None:
+            self._done(outcome)
+
     # ------------------------------------------------------------------ inside
     def _done(self, outcome: SignOutcome) -> None:
         peer, self.peer = self.peer, None
@@ -84,11 +105,14 @@ class SigningCoordinator:
                 "id": outcome.id,
                 "state": outcome.state,
                 "reason": outcome.reason,
+                "code": outcome.code,
                 "level": outcome.level,
                 "document_sha256": outcome.document_sha256,
                 "handover": outcome.handover_id,
             }
             self.endpoint.send_document(peer, item, outcome.pdf)
+            if outcome.handover_id is not None:
+                self.handovers[outcome.handover_id] = (peer, outcome.id)
         log.info(
             "signature finished",
             extra={"request": outcome.id, "state": outcome.state, "sign_ms": outcome.sign_ms},
@@ -96,7 +120,25 @@ class SigningCoordinator:
         if str(self.controller.state) == "in_call.signing":
             self.controller.post(Trigger.SIGNATURE_FINISHED)
 
+    def _on_handover(self, entry: AuditEntry) -> None:
+        """The outbox's audit: tell the agent who asked while the call lasts."""
+        target = self.handovers.get(entry.document_id)
+        if target is None or entry.event == "queued":
+            return
+        peer, request = target
+        if entry.event in ("delivered", "already-present"):
+            del self.handovers[entry.document_id]
+            state = "delivered"
+        elif entry.event == "attempt-failed":
+            state = "retrying"
+        else:
+            return
+        item = {"type": "doc.handover", "id": request, "handover": entry.document_id}
+        self.endpoint.send_control(peer, {**item, "state": state, "attempt": entry.attempt})
+
     def _on_state(self, state: str) -> None:
+        if not state.startswith("in_call"):
+            self.handovers.clear()  # the outbox goes on; the call's agent is gone
         if not state.startswith("in_call") and self.flow.last is not None:
             self.flow.last = None  # the next visit sees nothing of this one's signature
             self._changed()
@@ -110,15 +152,14 @@ class SigningCoordinator:
         if outcome is not None:
             peer, self.peer = self.peer, None
             if peer is not None:
-                self._result(peer, outcome.id, "voided", reason)
+                self._result(peer, outcome.id, "voided", reason, "left")
         if not str(self.controller.state).startswith("in_call"):
             self.flow.last = None  # the visit is over: nothing of it stays on the screens
             self._changed()
 
-    def _result(self, peer: str, rid: str, state: str, reason: str) -> None:
-        self.endpoint.send_document(
-            peer, {"type": "doc.result", "id": rid, "state": state, "reason": reason}, None
-        )
+    def _result(self, peer: str, rid: str, state: str, reason: str, code: str) -> None:
+        item = {"type": "doc.result", "id": rid, "state": state, "reason": reason, "code": code}
+        self.endpoint.send_document(peer, item, None)
 
     def _name(self, peer: str) -> str:
         p = self.endpoint.peers.get(peer)

@@ -4,8 +4,9 @@ citizen's confirmation, the signed PDF — in memory, one document at a time.
 The agent sends a PDF (over the call's ``lisa`` data channel, docs/media.md) with the field to
 sign (an existing signature field, or a page and a box). :class:`SigningFlow`:
 
-1. checks it (a PDF, not too large, not too many pages) and renders its pages for the booth
-   monitor (JPEG, in memory; pypdfium2);
+1. checks it (a PDF, not too large, not too many pages, the field or place exists:
+   :mod:`booth.signing.placement`) and renders its pages for the booth monitor (JPEG, in
+   memory; pypdfium2);
 2. turns the pad on; every :class:`~hal.events.PenSamples` batch is kept as ink (the touch
    display draws it live); ``clear()`` starts over;
 3. on the citizen's ``confirm()`` — never without it — builds the biometric record (x, y,
@@ -13,12 +14,15 @@ sign (an existing signature field, or a page and a box). :class:`SigningFlow`:
    hash, signs (PAdES B-B; B-T with a timestamp authority) as an incremental update, checks
    the result, hands it over to the document system (the booth's durable hand-over outbox)
    and returns it for the agent;
-4. ``decline()`` (the citizen says no) and ``void(reason)`` (pad unplugged mid-signature,
-   the call or the visit ended) drop everything: nothing half-signed exists.
+4. ``decline()`` (the citizen says no), ``withdraw()`` (the agent takes the request back) and
+   ``void(reason)`` (the call or the visit ended) drop everything: nothing half-signed exists.
+   A pad unplugged mid-signature clears the ink and asks the citizen to sign again.
 
 States: ``idle`` → ``shown`` (document on screen, pad on) → ``signed`` | ``declined`` |
-``voided`` | ``failed``. Nothing of the document or the ink is logged or written, except the
-signed PDF into the hand-over outbox (which deletes it once the DMS confirms).
+``withdrawn`` | ``voided`` | ``failed``. Every refusal and outcome carries a stable ``code``
+(the portal words it for the agent; the English ``reason`` is for the log). Nothing of the
+document or the ink is logged or written, except the signed PDF into the hand-over outbox
+(which deletes it once the DMS confirms).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from booth.signing.config import SigningConfig
+from booth.signing.placement import Placement, PlacementRefused, resolve
 from hal.events import PenSample, PenSamples, SignatureInterrupted
 
 log = logging.getLogger("lisa.booth.signing")
@@ -42,7 +47,12 @@ RENDER_WIDTH = 1400  # px of a rendered page (readable on the 43" monitor, zooma
 
 
 class SigningRefused(ValueError):
-    """The request cannot be signed (not a PDF, too large, no pad, another one running)."""
+    """The request cannot be signed (not a PDF, too large, no pad, another one running).
+    ``code``: stable, for the portal's wording."""
+
+    def __init__(self, message: str, code: str = "refused") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass
@@ -51,17 +61,18 @@ class SignRequest:
     title: str
     pdf: bytes
     requested_by: str  # the agent's display name (for the audit: who asked)
-    field_name: str = ""  # "": the first empty signature field, else a new one (page, box)
-    page: int = -1  # 0-based, for a new field; -1: the last page
+    field_name: str = ""  # an existing empty field; "": see booth.signing.placement
+    page: int | None = None  # 0-based, for a new field; None: the last page
     box: tuple[int, int, int, int] | None = None  # PDF points, for a new field
 
 
 @dataclass
 class SignOutcome:
     id: str
-    state: str  # signed | declined | voided | failed
+    state: str  # signed | declined | withdrawn | voided | failed
     pdf: bytes | None = None
     reason: str = ""
+    code: str = ""
     document_sha256: str = ""
     level: str = ""
     samples: int = 0
@@ -73,12 +84,16 @@ class SignOutcome:
 class _Current:
     request: SignRequest
     pages: list[bytes]
+    placement: Placement
     ink: list[PenSample] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
 
 
-def render_pages(pdf: bytes, max_pages: int, width: int = RENDER_WIDTH) -> list[bytes]:
-    """Every page as a JPEG (in memory). Raises :class:`SigningRefused` for a broken PDF."""
+def render_pages(
+    pdf: bytes, max_pages: int, width: int = RENDER_WIDTH
+) -> tuple[list[bytes], list[tuple[float, float]]]:
+    """Every page as a JPEG (in memory) and its size in PDF points. Raises
+    :class:`SigningRefused` for a broken PDF."""
     import pypdfium2 as pdfium  # type: ignore[import-untyped]
 
     from booth.media.display import JpegEncoder
@@ -86,25 +101,29 @@ def render_pages(pdf: bytes, max_pages: int, width: int = RENDER_WIDTH) -> list[
     try:
         doc = pdfium.PdfDocument(pdf)
     except Exception as exc:  # pdfium raises its own error types
-        raise SigningRefused(f"not a readable PDF: {exc}") from None
+        raise SigningRefused(f"not a readable PDF: {exc}", "not_pdf") from None
     try:
         if len(doc) == 0:
-            raise SigningRefused("the PDF has no pages")
+            raise SigningRefused("the PDF has no pages", "no_pages")
         if len(doc) > max_pages:
-            raise SigningRefused(f"the PDF has {len(doc)} pages (at most {max_pages})")
+            raise SigningRefused(
+                f"the PDF has {len(doc)} pages (at most {max_pages})", "too_many_pages"
+            )
         import av
 
         out = []
+        sizes = []
         encoder = JpegEncoder()
         for page in doc:
             w_pt = page.get_width()
+            sizes.append((float(w_pt), float(page.get_height())))
             bitmap = page.render(scale=width / max(1.0, w_pt))
             rgb = bitmap.to_numpy()[:, :, :3]
             h, w = rgb.shape[:2]
             rgb = rgb[: h - h % 2, : w - w % 2]
             fmt = "bgr24" if bitmap.mode == "BGR" else "rgb24"
             out.append(encoder.encode(av.VideoFrame.from_ndarray(rgb.copy(), format=fmt)))
-        return out
+        return out, sizes
     finally:
         doc.close()
 
@@ -137,15 +156,25 @@ class SigningFlow:
     # ------------------------------------------------------------------ the agent asks
     async def request(self, req: SignRequest) -> None:
         if self.pad is None:
-            raise SigningRefused("this booth has no signature pad")
+            raise SigningRefused("this booth has no signature pad", "no_pad")
         if self.current is not None:
-            raise SigningRefused("another document is being signed")
+            raise SigningRefused("another document is being signed", "busy")
         if len(req.pdf) > self.config.max_document_bytes:
-            raise SigningRefused(f"the PDF is larger than {self.config.max_document_bytes} bytes")
+            raise SigningRefused(
+                f"the PDF is larger than {self.config.max_document_bytes} bytes", "too_large"
+            )
         if not req.pdf.startswith(b"%PDF-"):
-            raise SigningRefused("not a PDF")
-        pages = await asyncio.to_thread(render_pages, req.pdf, self.config.max_pages)
-        self.current = _Current(req, pages)
+            raise SigningRefused("not a PDF", "not_pdf")
+        pages, sizes = await asyncio.to_thread(render_pages, req.pdf, self.config.max_pages)
+        try:
+            placement = await asyncio.to_thread(
+                resolve, req.pdf, sizes, req.field_name, req.page, req.box
+            )
+        except PlacementRefused as exc:
+            raise SigningRefused(str(exc), exc.code) from None
+        if self.current is not None:  # a second request arrived while this one was read
+            raise SigningRefused("another document is being signed", "busy")
+        self.current = _Current(req, pages, placement)
         self.last = None
         self.interrupted = ""
         self._unsubscribe = self.pad.subscribe(self._on_pad)
@@ -169,19 +198,19 @@ class SigningFlow:
         async with self._lock:
             cur = self.current
             if cur is None:
-                raise SigningRefused("nothing to sign")
+                raise SigningRefused("nothing to sign", "nothing")
             if self.interrupted:
-                raise SigningRefused("the signature was interrupted: please sign again")
+                raise SigningRefused("the signature was interrupted: please sign again", "pad")
             samples = [s for s in cur.ink if s.pressure > 0]
             if len(samples) < 10:
-                raise SigningRefused("no signature on the pad yet")
+                raise SigningRefused("no signature on the pad yet", "no_ink")
             await self.pad.disable()
             t0 = time.perf_counter()
             try:
                 outcome = await asyncio.to_thread(self._sign, cur)
             except Exception as exc:
                 log.error("signing failed", extra={"request": cur.request.id, "error": str(exc)})
-                outcome = SignOutcome(cur.request.id, "failed", reason=str(exc))
+                outcome = SignOutcome(cur.request.id, "failed", reason=str(exc), code="failed")
             outcome.sign_ms = round((time.perf_counter() - t0) * 1000, 1)
             if outcome.state == "signed" and self.handover is not None and outcome.pdf:
                 doc = self.handover.submit(
@@ -196,10 +225,29 @@ class SigningFlow:
 
     async def decline(self) -> SignOutcome:
         cur = self.current
-        outcome = SignOutcome(cur.request.id if cur else "", "declined", reason="citizen declined")
+        outcome = SignOutcome(
+            cur.request.id if cur else "", "declined", reason="citizen declined", code="declined"
+        )
         if cur is not None:
             await self.pad.disable()
             self._finish(outcome)
+        return outcome
+
+    async def withdraw(self, request_id: str) -> SignOutcome | None:
+        """The agent takes the request back (before the citizen confirmed): nothing is
+        signed. None when ``request_id`` is not the document on screen."""
+        cur = self.current
+        if cur is None or cur.request.id != request_id or self._lock.locked():
+            return None  # signing already under way: the result follows
+        outcome = SignOutcome(
+            cur.request.id, "withdrawn", reason="the agent withdrew the request", code="withdrawn"
+        )
+        try:
+            await self.pad.disable()
+        except Exception:  # an unplugged pad cannot be disabled
+            pass
+        self._finish(outcome)
+        log.info("signature withdrawn", extra={"request": cur.request.id})
         return outcome
 
     async def void(self, reason: str) -> SignOutcome | None:
@@ -207,7 +255,7 @@ class SigningFlow:
         cur = self.current
         if cur is None:
             return None
-        outcome = SignOutcome(cur.request.id, "voided", reason=reason)
+        outcome = SignOutcome(cur.request.id, "voided", reason=reason, code="left")
         try:
             await self.pad.disable()
         except Exception:  # an unplugged pad cannot be disabled
@@ -231,7 +279,7 @@ class SigningFlow:
             "id": cur.request.id,
             "title": cur.request.title,
             "pages": [f"/signing/page/{i}.jpg" for i in range(len(cur.pages))],
-            "sign_page": cur.request.page,
+            "sign_page": cur.placement.page,
             "has_ink": len(pts) >= 10,
             "ink_samples": len(pts),
             "interrupted": self.interrupted,
@@ -336,16 +384,11 @@ class SigningFlow:
         )
         strokes = strokes_from_samples(cur.ink, rate)
         record = BiometricRecord(device, strokes, b"\0" * 32)
-        req = cur.request
-        field_name, page = req.field_name, req.page
-        if not field_name:
-            field_name = empty_signature_field(req.pdf) or "Unterschrift"
-        if page < 0:
-            page = len(cur.pages) - 1
+        req, place = cur.request, cur.placement
         options = SignOptions(
-            field_name=field_name,
-            page=page,
-            box=req.box or DEFAULT_NEW_BOX,
+            field_name=place.field_name,
+            page=place.page,
+            box=place.box,
             reason=self.config.reason,
             location=self.config.location or None,
             tsa_url=self.config.tsa_url,
@@ -362,26 +405,6 @@ class SigningFlow:
             level=result.level,
             samples=record.sample_count,
         )
-
-
-#: a new signature field: bottom right of the page (PDF points on A4)
-DEFAULT_NEW_BOX = (330, 60, 540, 130)
-
-
-def empty_signature_field(pdf: bytes) -> str | None:
-    """The name of the document's first signature field that is not signed yet."""
-    import io
-
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.fields import enumerate_sig_fields
-
-    try:
-        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-        for name, _value, _ in enumerate_sig_fields(reader, filled_status=False):
-            return str(name)
-    except Exception:  # a PDF pyHanko cannot read here fails in sign_pdf with a message
-        return None
-    return None
 
 
 def new_request_id() -> str:

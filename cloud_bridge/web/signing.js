@@ -43,8 +43,12 @@ const REASONS = [
   [/does not verify/i, 'sign.reason.verify'],
 ];
 
-export function reasonText(reason) {
+export function reasonText(reason, code) {
   const r = String(reason || '');
+  if (code && has(`sign.reason.${code}`)) {
+    const m = r.match(/has (\d+) pages \(at most (\d+)\)|page (\d+) does not exist \(the PDF has (\d+)/i);
+    return t(`sign.reason.${code}`, { n: m ? m[1] || m[3] : '', max: m ? m[2] || m[4] : '' });
+  }
   if (!r) return '';
   for (const [re, key] of REASONS) {
     const m = r.match(re);
@@ -228,15 +232,12 @@ export class Signing {
     const title = (f.title.trim() || this.defaultTitle() || t('sign.untitled')).slice(0, MAX_TITLE);
     const id = `doc-${Date.now().toString(36)}-${++seq}`;
     const begin = { type: 'doc.begin', id, title, size: data.byteLength };
-    if (f.where === 'page') {
-      begin.page = f.page - 1;
-      // a field of a new name: the booth would otherwise take an empty field of the document
-      // and ignore the page (booth/signing/flow.py); it creates this one on the page
-      begin.field = `Unterschrift-Seite-${f.page}-${id.slice(4)}`;
-    }
+    // a page: the booth makes a new signature field there (booth/signing/placement.py)
+    if (f.where === 'page') begin.page = f.page - 1;
     this.req = { id, title, size: data.byteLength, page: f.where === 'page' ? f.page : null, sent: 0, at: Date.now() };
     this.phase = 'sending';
     this.slow = false;
+    this.withdrawing = false;
     this._changed();
     const still = () => this.req && this.req.id === id && this.phase === 'sending';
     let ok = await this.session.sendControlPaced(ch, begin);
@@ -263,6 +264,20 @@ export class Signing {
         this._changed();
       }
     }, SLOW_MS);
+    this._changed();
+  }
+
+  /** "Anfrage zurückziehen": the booth drops the document (until the citizen confirmed); its
+   * answer (withdrawn, or signed if the citizen was quicker) is shown as usual. */
+  withdraw() {
+    const ch = this.session.controlChannel();
+    if (!ch || !this.req) return;
+    try {
+      ch.send(JSON.stringify({ type: 'doc.cancel', id: this.req.id }));
+      this.withdrawing = true;
+    } catch {
+      this.withdrawing = false;
+    }
     this._changed();
   }
 
@@ -328,9 +343,11 @@ export class Signing {
           id,
           state: String(msg.state || 'failed'),
           reason: String(msg.reason || ''),
+          code: String(msg.code || ''),
           level: String(msg.level || ''),
           sha256: String(msg.document_sha256 || ''),
           handover: msg.handover ? String(msg.handover) : null,
+          handoverState: msg.handover ? 'queued' : null,
           size,
           got: 0,
           url: null,
@@ -343,6 +360,14 @@ export class Signing {
         // refusals of the booth's media endpoint carry no size and no doc.result.end
         if (!size) this._finishResult();
         else this._changed();
+        break;
+      }
+      case 'doc.handover': {
+        // the booth's outbox: delivered to the document system, or retrying (nothing is lost)
+        const state = msg.state === 'delivered' ? 'delivered' : 'retrying';
+        if (this.result && this.result.id === id) this.result = { ...this.result, handoverState: state };
+        this.signed = this.signed.map((d) => (d.id === id ? { ...d, handoverState: state } : d));
+        this._changed();
         break;
       }
       case 'doc.result.end':
@@ -362,11 +387,12 @@ export class Signing {
         const blob = new Blob(r.chunks, { type: 'application/pdf' });
         res.url = URL.createObjectURL(blob);
         res.filename = downloadName(res.title || t('sign.untitled'));
-        this.signed = [{ id: res.id, title: res.title || t('sign.untitled'), url: res.url, filename: res.filename, sha256: res.sha256, handover: res.handover, at: Date.now() / 1000 }, ...this.signed];
+        this.signed = [{ id: res.id, title: res.title || t('sign.untitled'), url: res.url, filename: res.filename, sha256: res.sha256, handover: res.handover, handoverState: res.handoverState, at: Date.now() / 1000 }, ...this.signed];
       } else res.incomplete = true;
     }
     this.result = res;
     this.phase = 'done';
+    this.withdrawing = false;
     this._changed();
   }
 
@@ -502,13 +528,14 @@ function Progress({ signing }) {
       ${signing.slow
         ? html`<p class="msg msg-warn" data-testid="sign-slow">${t('sign.slow')}</p>
             <button type="button" data-testid="sign-discard" onClick=${() => signing.discard()}>${t('sign.discard')}</button>`
-        : null}
+        : html`<${Withdraw} signing=${signing} />`}
     </div>`;
   }
   if (signing.phase === 'shown') {
     return html`<div class="sign-state sign-shown" data-testid="sign-state" data-phase="shown">
       <p class="strong" data-testid="sign-shown">${t('sign.shown')}</p>
       <p>${t('sign.shown_hint', { title: r.title })}</p>
+      <${Withdraw} signing=${signing} />
     </div>`;
   }
   if (signing.phase === 'receiving') {
@@ -522,6 +549,19 @@ function Progress({ signing }) {
   return null;
 }
 
+function Withdraw({ signing }) {
+  return html`<p class="row">
+    <button type="button" data-testid="sign-withdraw" disabled=${signing.withdrawing} onClick=${() => signing.withdraw()}>
+      ${signing.withdrawing ? t('sign.withdrawing') : t('sign.withdraw')}
+    </button>
+  </p>`;
+}
+
+export function handoverText(res) {
+  if (!res.handover) return t('sign.no_handover');
+  return t(`sign.handover.${res.handoverState || 'queued'}`, { id: res.handover });
+}
+
 function Result({ signing }) {
   const res = signing.result;
   const title = res.title || t('sign.untitled');
@@ -532,7 +572,7 @@ function Result({ signing }) {
       <p>${t('sign.signed_doc', { title })}</p>
       <dl class="facts sign-facts">
         <div><dt>${t('sign.hash')}</dt><dd><code class="hash" data-testid="sign-hash">${res.sha256 || '–'}</code></dd></div>
-        <div><dt>${t('sign.handover_label')}</dt><dd data-testid="sign-handover">${res.handover ? t('sign.handover', { id: res.handover }) : t('sign.no_handover')}</dd></div>
+        <div><dt>${t('sign.handover_label')}</dt><dd data-testid="sign-handover" data-state=${res.handoverState || 'none'}>${handoverText(res)}</dd></div>
       </dl>
       ${res.url
         ? html`<p class="row wrap">
@@ -543,7 +583,7 @@ function Result({ signing }) {
         : html`<p class="msg msg-warn" data-testid="sign-incomplete">${t('sign.err.incomplete')}</p>`}
     </div>`;
   } else {
-    const reason = res.state === 'declined' ? '' : reasonText(res.reason);
+    const reason = res.state === 'declined' || res.state === 'withdrawn' ? '' : reasonText(res.reason, res.code);
     body = html`<div class=${`sign-result sign-${res.state === 'declined' ? 'declined' : 'bad'}`} data-testid="sign-result" data-state=${res.state}>
       <h3 tabindex="-1" class="sign-result-h" data-testid="sign-result-title">${stateTitle(res.state)}</h3>
       <p>${t('sign.not_signed', { title })}</p>
@@ -627,7 +667,7 @@ function announceText(signing) {
       const r = signing.result;
       if (!r) return '';
       if (r.state === 'signed') return t('sign.signed', { level: r.level || '?' });
-      return `${stateTitle(r.state)} ${r.state === 'declined' ? '' : reasonText(r.reason)}`;
+      return `${stateTitle(r.state)} ${r.state === 'declined' || r.state === 'withdrawn' ? '' : reasonText(r.reason, r.code)}`;
     }
     default:
       return '';

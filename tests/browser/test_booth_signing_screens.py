@@ -310,7 +310,7 @@ def test_read_leaf_and_sign(call: Any, context: Any, page: Page, shot: Any) -> N
 def test_decline_asks_first(call: Any, context: Any, page: Page, shot: Any) -> None:
     rig, agent = call
     monitor, touch = screens(rig, context, page)
-    rig.send(agent, "doc-2", pages=1, page=-1)
+    rig.send(agent, "doc-2", pages=1, page=0)
     shown_page(monitor, 0)
     expect(monitor.get_by_test_id("page-count")).to_have_text("Seite 1 von 1")
     # the largest text size (chosen before): the texts grow, the page stays large, nothing

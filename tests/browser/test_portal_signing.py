@@ -179,7 +179,11 @@ def test_template_signed_downloaded_and_handed_over(
     expect(result).to_have_attribute("data-state", "signed")
     expect(desk.get_by_test_id("sign-result-title")).to_have_text("Unterschrieben (PAdES B-B)")
     expect(desk.get_by_test_id("sign-hash")).to_have_text(hashlib.sha256(form).hexdigest())
-    expect(desk.get_by_test_id("sign-handover")).to_contain_text("an die Akte übergeben")
+    handover = desk.get_by_test_id("sign-handover")
+    expect(handover).to_contain_text("an die Akte übergeben")
+    # the booth says when the document system has confirmed it
+    expect(handover).to_have_attribute("data-state", "delivered", timeout=15000)
+    expect(handover).to_contain_text("Dokumentensystem hat es bestätigt")
     expect(desk.get_by_test_id("sign-announce")).to_contain_text("Unterschrieben")
     stack.booth.wait_detail("in_call.talking")
     panel.scroll_into_view_if_needed()
@@ -256,6 +260,18 @@ def test_upload_on_a_page_declined_then_signed(
     panel.scroll_into_view_if_needed()
     shot("portal-sign-declined", desk)
 
+    # asked again, then withdrawn by the agent while the citizen looks at it: nothing signed
+    desk.get_by_test_id("sign-again").click()
+    desk.get_by_test_id("sign-send").click()
+    expect(desk.get_by_test_id("sign-state")).to_have_attribute("data-phase", "shown")
+    stack.booth.wait_detail("in_call.signing")
+    desk.get_by_test_id("sign-withdraw").click()
+    result = desk.get_by_test_id("sign-result")
+    expect(result).to_have_attribute("data-state", "withdrawn")
+    expect(result).to_contain_text("Zurückgezogen")
+    stack.booth.wait_detail("in_call.talking")
+    assert signing_view(stack)["active"] is False
+
     # "Erneut anfordern": the same file and place again, one click
     desk.get_by_test_id("sign-again").click()
     expect(desk.get_by_test_id("sign-file-chosen")).to_contain_text("Vollmacht.pdf")
@@ -269,7 +285,7 @@ def test_upload_on_a_page_declined_then_signed(
     report = verified(signed)
     assert len(report.signatures) == 1
     field = report.signatures[0].field
-    assert field.startswith("Unterschrift-Seite-2-"), field
+    assert field == "Unterschrift", field  # a new field the booth made on that page
     assert field_page(signed, field) == 1  # page 2, not the document's own field on page 3
     pdfsig_valid(signed, tmp_path)
     # only the signed one reached the document system

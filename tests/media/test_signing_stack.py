@@ -2,7 +2,8 @@
 PDF over the call's data channel → the simulated booth shows it and turns the pad on → the
 citizen signs (simulated pad) and confirms on the touch display (the booth's screen server) →
 the signed PDF comes back to the agent, verifies in pyHanko and poppler's pdfsig, and lies in
-the demo DMS folder; a declined document is not signed."""
+the demo DMS folder, and the agent is told it was delivered; a declined or withdrawn document
+is not signed, and a place that does not exist is refused before the citizen sees it."""
 
 from __future__ import annotations
 
@@ -44,6 +45,12 @@ def _detail(rig: MediaRig, wanted: str) -> bool:
     return bool(_status(rig).get("detail") == wanted)
 
 
+def _inked(rig: MediaRig) -> bool:
+    """The whole injected signature (``pen.sign``: three strokes) is on the pad."""
+    st = httpx.get(f"http://127.0.0.1:{rig.screen_port}/api/state", timeout=5).json()
+    return bool(st["signing"].get("has_ink")) and st["signing"]["ink_samples"] >= 750
+
+
 async def test_sign_in_the_call_and_hand_over(tmp_path: Path) -> None:
     dms = tmp_path / "dms"
     dms.mkdir()
@@ -78,17 +85,32 @@ async def test_sign_in_the_call_and_hand_over(tmp_path: Path) -> None:
         assert declined.state == "declined" and not declined.data
         await _wait(lambda: _detail(rig, "in_call.talking"), "back to talking")
 
+        # 1b. a place that does not exist is refused at once, before the citizen sees anything
+        peer.send_document("d1b", "Vollmacht", pdf, page=5)
+        bad = await peer.wait_result("d1b")
+        assert bad.state == "refused" and bad.info["code"] == "bad_page", bad.info
+        assert "page 6 does not exist (the PDF has 2 pages)" in bad.info["reason"]
+        assert "d1b" not in peer.documents_shown and _detail(rig, "in_call.talking")
+
+        # 1c. the agent withdraws a request the citizen is looking at: nothing signed
+        peer.send_document("d1c", "Vollmacht", pdf, field="Signature1")
+        await _wait(lambda: _detail(rig, "in_call.signing"), "the booth signing")
+        await asyncio.to_thread(rig.inject, "pen.sign")
+        await _wait(lambda: _inked(rig), "the ink on the pad")  # signed, not yet confirmed
+        peer.cancel_document("d1c")
+        withdrawn = await peer.wait_result("d1c")
+        assert withdrawn.state == "withdrawn" and withdrawn.info["code"] == "withdrawn"
+        assert not withdrawn.data
+        await _wait(lambda: _detail(rig, "in_call.talking"), "back to talking")
+        assert (await screen.get("/api/state")).json()["signing"]["active"] is False
+
         # 2. signed: ink on the pad, confirmed on the touch display
         pdf = blank_pdf(10, field_name=None, title="Antrag auf Wohngeld")
         peer.send_document("d2", "Antrag auf Wohngeld", pdf, page=9, box=(60, 60, 300, 130))
         await _wait(lambda: _detail(rig, "in_call.signing"), "the booth signing")
         await asyncio.to_thread(rig.inject, "pen.sign")
 
-        def inked() -> bool:
-            st = httpx.get(f"http://127.0.0.1:{rig.screen_port}/api/state", timeout=5).json()
-            return bool(st["signing"].get("has_ink")) and st["signing"]["ink_samples"] >= 750
-
-        await _wait(inked, "the ink on the pad")
+        await _wait(lambda: _inked(rig), "the ink on the pad")
         ink = (await screen.get("/api/signature/ink")).json()
         assert len(ink["strokes"]) == 3
         r = await screen.post("/api/signature/confirm")
@@ -109,6 +131,9 @@ async def test_sign_in_the_call_and_hand_over(tmp_path: Path) -> None:
         await _wait(lambda: _detail(rig, "in_call.talking"), "back to talking")
         delivered = await _wait(lambda: [p for p in dms.iterdir() if p.suffix == ".pdf"], "DMS")
         assert delivered[0].read_bytes() == signed
+        # the agent is told once the DMS has it
+        await _wait(lambda: "delivered" in peer.handovers.get("d2", []), "doc.handover")
+        assert result.info["handover"]
         # after the DMS confirmed, no copy is kept on the booth
         outbox = rig.workdir / "state" / "handover.sqlite"
         await _wait(lambda: signed[-4000:] not in outbox.read_bytes(), "the outbox purged", 10)
