@@ -66,7 +66,14 @@ async def test_sign_in_the_call_and_hand_over(tmp_path: Path) -> None:
         await agent.start()
         call, _ = await connect_call(rig, agent)
         peer = agent.peer
-        await asyncio.wait_for(peer.first_frame.wait(), 15)
+        try:
+            await asyncio.wait_for(peer.first_frame.wait(), 15)
+        except TimeoutError:  # say what the media did (one CI run once got no frame here)
+            booth = await asyncio.to_thread(_status, rig)
+            raise AssertionError(
+                f"no video at the agent within 15 s: agent states {peer.states}, "
+                f"offers {peer.offers}; booth media {booth.get('media')}"
+            ) from None
         await _wait(lambda: peer.control is not None and peer.control.readyState == "open", "lisa")
         screen = httpx.AsyncClient(base_url=f"http://127.0.0.1:{rig.screen_port}", timeout=30)
 
